@@ -1,0 +1,27 @@
+/**
+ * The layim-ws frame schemas as code: TypeScript types generated from the JSON Schemas,
+ * validators compiled from them, and the protocol constants.
+ *
+ * ```ts
+ * import { parseClientFrame } from "@layim-ws/layim-ws/schemas";
+ * const result = parseClientFrame('{"type":"ping"}');
+ * if (result.ok) console.log(result.frame.type);
+ * ```
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./protocol.ts";
+export {
+  isSendMessage,
+  normalizeId,
+  parseClientFrame,
+  parseServerFrame,
+  type SchemaName,
+  schemas,
+  validateClientFrame,
+  validateLegacyId,
+  validateServerFrame,
+  validateWith,
+  type Validation,
+} from "./validate.ts";
