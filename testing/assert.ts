@@ -49,26 +49,55 @@ export function assertStringIncludes(actual: string, expected: string, msg?: str
   );
 }
 
-/** Asserts that `fn` throws; returns the error. */
-export function assertThrows(fn: () => unknown, msg?: string): unknown {
+// deno-lint-ignore no-explicit-any
+type ErrorClass<E extends Error> = abstract new (...args: any[]) => E;
+
+function checkError<E extends Error>(
+  error: unknown,
+  errorClass?: ErrorClass<E> | string,
+  includes?: string,
+): E {
+  if (typeof errorClass === "string" || errorClass === undefined) return error as E;
+  if (!(error instanceof errorClass)) {
+    throw new nodeAssert.AssertionError({
+      message: `expected error of class ${errorClass.name}, got ${String(error)}`,
+    });
+  }
+  if (includes !== undefined && !error.message.includes(includes)) {
+    throw new nodeAssert.AssertionError({
+      message: `expected error message to include ${JSON.stringify(includes)}: ${error.message}`,
+    });
+  }
+  return error;
+}
+
+/** Asserts that `fn` throws (an instance of `errorClass`, whose message includes `includes`). */
+export function assertThrows<E extends Error = Error>(
+  fn: () => unknown,
+  errorClass?: ErrorClass<E> | string,
+  includes?: string,
+): E {
   try {
     fn();
   } catch (error) {
-    return error;
+    return checkError(error, errorClass, includes);
   }
+  const msg = typeof errorClass === "string" ? errorClass : undefined;
   throw new nodeAssert.AssertionError({ message: msg ?? "expected function to throw" });
 }
 
-/** Asserts that `fn` rejects; resolves to the error. */
-export async function assertRejects(
+/** Asserts that `fn` rejects (with an instance of `errorClass`, whose message includes `includes`). */
+export async function assertRejects<E extends Error = Error>(
   fn: () => PromiseLike<unknown>,
-  msg?: string,
-): Promise<unknown> {
+  errorClass?: ErrorClass<E> | string,
+  includes?: string,
+): Promise<E> {
   try {
     await fn();
   } catch (error) {
-    return error;
+    return checkError(error, errorClass, includes);
   }
+  const msg = typeof errorClass === "string" ? errorClass : undefined;
   throw new nodeAssert.AssertionError({ message: msg ?? "expected promise to reject" });
 }
 
