@@ -1,0 +1,86 @@
+/**
+ * The relay's command line: `deno task serve [flags]` (see `--help`).
+ *
+ * Starts the reference relay with the embedded defaults (loopback, in memory, the demo user
+ * directory and the chat page), prints where to open it, and shuts down cleanly on SIGINT or
+ * SIGTERM: stop accepting, close every session with 1001, exit 0.
+ *
+ * @module
+ */
+import { loadAuthenticator } from "./auth.ts";
+import { parseConfig } from "./config.ts";
+import { loadDirectory } from "./directory.ts";
+import { createLogger } from "./log.ts";
+import { redisBroker } from "./redis_broker.ts";
+import { serveRelay } from "./relay.ts";
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+function fail(message: string): never {
+  console.error(`layim-ws: ${message}`);
+  Deno.exit(2);
+}
+
+async function main(): Promise<void> {
+  const parsed = parseConfig(Deno.args, Deno.env.toObject());
+  if (parsed.ok === "help") {
+    console.log(parsed.text);
+    return;
+  }
+  if (!parsed.ok) fail(parsed.error);
+  const config = parsed.config;
+  const logger = createLogger(config.logFormat);
+  let auth, directory;
+  try {
+    auth = await loadAuthenticator(config);
+    directory = config.usersFile === null ? undefined : await loadDirectory(config.usersFile);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  let relay;
+  try {
+    relay = await serveRelay({
+      hostname: config.hostname,
+      port: config.port,
+      limits: config.limits,
+      origins: config.origins,
+      allowNoOrigin: config.allowNoOrigin,
+      auth,
+      directory,
+      webRoot: config.webRoot,
+      logger,
+      broker: config.redisUrl
+        ? redisBroker(config.redisUrl, { nodeId: crypto.randomUUID(), logger })
+        : undefined,
+    });
+  } catch (error) {
+    fail(
+      `cannot listen on ${config.hostname}:${config.port}: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
+  }
+  console.log(`layim-ws relay ready
+  chat page:  ${relay.url}/
+  WebSocket:  ${relay.wsUrl} (also ${relay.url.replace(/^http/, "ws")}/)
+  metrics:    ${relay.url}/metrics`);
+  if (!isLoopback(config.hostname) && !auth) {
+    console.error(
+      `layim-ws: WARNING: listening on ${config.hostname} without authentication: anyone who ` +
+        "can reach this port can chat as any user id (set --jwt-secret-file or --jwks-file)",
+    );
+  }
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await relay.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
+
+if (import.meta.main) await main();

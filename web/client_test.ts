@@ -1,0 +1,214 @@
+import { assertEquals } from "@std/assert";
+import type { Page } from "playwright-core";
+import { waitFor } from "../testing/net.ts";
+import { launchBrowser, TIMEOUT_MS } from "./testing.ts";
+
+/** One WebSocket connection the fake server accepted. */
+interface Conn {
+  url: URL;
+  protocol: string;
+  socket: WebSocket;
+  frames: string[];
+}
+
+/**
+ * A scripted server: serves a page running `LayimClient` (events recorded in `window.log`)
+ * and accepts WebSockets, selecting `layim-ws.v1` only when `v1` is set.
+ */
+function fakeServer(v1: boolean) {
+  const conns: Conn[] = [];
+  const clientJs = Deno.readTextFileSync(new URL("./client.js", import.meta.url));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/client.js") {
+      return new Response(clientJs, { headers: { "content-type": "text/javascript" } });
+    }
+    if (url.pathname === "/") {
+      return new Response("<!doctype html><title>client</title>", {
+        headers: { "content-type": "text/html" },
+      });
+    }
+    if (req.headers.get("upgrade") !== "websocket") return new Response(null, { status: 404 });
+    const offered = req.headers.get("sec-websocket-protocol") ?? "";
+    const protocol = v1 && offered.includes("layim-ws.v1") ? "layim-ws.v1" : "";
+    const { socket, response } = Deno.upgradeWebSocket(req, protocol ? { protocol } : {});
+    const conn: Conn = { url, protocol, socket, frames: [] };
+    socket.onmessage = (e) => conn.frames.push(String(e.data));
+    conns.push(conn);
+    return response;
+  });
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    conns,
+    origin,
+    /** The `n`th connection once it has at least `count` frames. */
+    async frames(n: number, count: number): Promise<string[]> {
+      await waitFor(() => (conns[n]?.frames.length ?? 0) >= count, TIMEOUT_MS, `conn ${n} frames`);
+      return conns[n].frames;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+async function startClient(page: Page, origin: string, options: object) {
+  await page.goto(`${origin}/`);
+  await page.addScriptTag({
+    type: "module",
+    content: `
+      import { LayimClient } from "/client.js";
+      window.log = [];
+      window.client = new LayimClient(Object.assign({ url: "ws://${
+      new URL(origin).host
+    }/ws", id: "1001", minBackoffMs: 20 }, ${JSON.stringify(options)}), {
+        onMessage: (m) => log.push(["message", m.content]),
+        onAck: (a, sent) => log.push(["ack", a.cid, sent.mine.content]),
+        onUndelivered: (u, sent) => log.push(["undelivered", u.reason, sent.mine.content]),
+        onError: (e, sent) => log.push(["error", e.code, sent && sent.mine.content]),
+        onState: (state, d) => log.push(["state", state, d.profile, d.code ?? null]),
+      });`,
+  });
+}
+
+const send = (page: Page, content: string) =>
+  page.evaluate(
+    `client.send({ mine: { id: "1001", content: ${
+      JSON.stringify(content)
+    } }, to: { id: "1002", type: "friend" } })`,
+  );
+
+/** Waits until the page's event log has an entry equal to `entry`. */
+function logged(page: Page, entry: unknown[]) {
+  return page.waitForFunction(
+    `(window.log ?? []).some((e) => JSON.stringify(e) === ${
+      JSON.stringify(JSON.stringify(entry))
+    })`,
+    undefined,
+    { timeout: TIMEOUT_MS },
+  );
+}
+
+const READY = (limits: object) =>
+  JSON.stringify({
+    type: "ready",
+    id: "1001",
+    session: "s1",
+    protocol: "layim-ws.v1",
+    limits: {
+      maxFrameBytes: 300,
+      ratePerSecond: 100,
+      rateBurst: 500,
+      maxSessionsPerUser: 8,
+      identifyTimeoutMs: 10000,
+      idleTimeoutMs: 60000,
+      maxBufferedBytes: 1048576,
+      ...limits,
+    },
+    features: ["ack", "undelivered", "ping"],
+  });
+
+Deno.test("LayimClient against scripted servers", async (t) => {
+  const browser = await launchBrowser();
+  try {
+    await t.step("legacy server: bare id, no ref, getMessage delivered", async () => {
+      const server = fakeServer(false);
+      const page = await browser.newPage();
+      try {
+        await startClient(page, server.origin, {});
+        await logged(page, ["state", "open", "legacy", null]);
+        await send(page, "hello");
+        // Connection 0 offered v1: Chromium fails a handshake that ignores it, and the client
+        // tries again at once without the subprotocol.
+        assertEquals(server.conns[0].frames, []);
+        const [id, message] = await server.frames(1, 2);
+        assertEquals(id, "1001");
+        assertEquals(JSON.parse(message), {
+          mine: { id: "1001", content: "hello" },
+          to: { id: "1002", type: "friend" },
+        });
+        server.conns[1].socket.send(JSON.stringify({ type: "friend", id: "1002", content: "hi" }));
+        await logged(page, ["message", "hi"]);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    });
+
+    await t.step("legacy server with a token: it goes in the URL", async () => {
+      const server = fakeServer(false);
+      const page = await browser.newPage();
+      try {
+        await startClient(page, server.origin, { token: "t.o.k" });
+        assertEquals(await server.frames(1, 1), ["1001"]);
+        assertEquals(server.conns[1].url.searchParams.get("token"), "t.o.k");
+        assertEquals(server.conns[0].frames, []);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    });
+
+    await t.step("v1: identify, outcomes, local size limit, resend after a drop", async () => {
+      const server = fakeServer(true);
+      const page = await browser.newPage();
+      try {
+        await startClient(page, server.origin, { token: "jwt" });
+        const [identify] = await server.frames(0, 1);
+        assertEquals(JSON.parse(identify), { type: "identify", id: "1001", token: "jwt" });
+        await send(page, "queued before ready");
+        server.conns[0].socket.send(READY({}));
+        await logged(page, ["state", "open", "v1", null]);
+
+        const first = JSON.parse((await server.frames(0, 2))[1]);
+        assertEquals(first.mine.content, "queued before ready");
+        server.conns[0].socket.send(
+          JSON.stringify({ type: "ack", ref: first.ref, cid: "c1", timestamp: 1 }),
+        );
+        await logged(page, ["ack", "c1", "queued before ready"]);
+
+        await send(page, "to nobody");
+        const second = JSON.parse((await server.frames(0, 3))[2]);
+        server.conns[0].socket.send(
+          JSON.stringify({ type: "undelivered", ref: second.ref, to: "1002", reason: "offline" }),
+        );
+        await logged(page, ["undelivered", "offline", "to nobody"]);
+
+        await send(page, "x".repeat(400));
+        await logged(page, ["error", "frame_too_large", "x".repeat(400)]);
+
+        await send(page, "unanswered");
+        const third = JSON.parse((await server.frames(0, 4))[3]);
+        server.conns[0].socket.close(1001);
+        await logged(page, ["state", "reconnecting", "v1", 1001]);
+        await server.frames(1, 1);
+        server.conns[1].socket.send(READY({}));
+        const resent = JSON.parse((await server.frames(1, 2))[1]);
+        assertEquals(resent, third);
+        assertEquals(server.conns[0].frames.length, 4);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    });
+
+    await t.step("v1: a missing pong reconnects; 4001 stops for good", async () => {
+      const server = fakeServer(true);
+      const page = await browser.newPage();
+      try {
+        await startClient(page, server.origin, {});
+        await server.frames(0, 1);
+        server.conns[0].socket.send(READY({ idleTimeoutMs: 3000 }));
+        const ping = JSON.parse((await server.frames(0, 2))[1]);
+        assertEquals(ping, { type: "ping" });
+        // No pong: at the next ping time the client gives the connection up.
+        await server.frames(1, 1);
+        server.conns[1].socket.close(4001, "unauthorized");
+        await logged(page, ["state", "closed", "v1", 4001]);
+      } finally {
+        await page.close();
+        await server.close();
+      }
+    });
+  } finally {
+    await browser.close();
+  }
+});
