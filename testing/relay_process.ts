@@ -1,0 +1,113 @@
+/**
+ * Runs `reference/main.ts` as a child process for tests that need several relays.
+ *
+ * @module
+ */
+
+const MAIN = new URL("../reference/main.ts", import.meta.url).pathname;
+
+/** A relay process, its URLs, and its JSON log lines as they arrive. */
+export interface RelayProcess extends AsyncDisposable {
+  readonly url: string;
+  readonly wsUrl: string;
+  /** Resolves with the first log event at index `after` or later (seen or still to come) matching `test`. */
+  waitForLog(
+    test: (event: Record<string, unknown>) => boolean,
+    after?: number,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Log events seen so far. */
+  readonly log: Record<string, unknown>[];
+  /** SIGTERM, then waits for the process to exit. */
+  stop(): Promise<void>;
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let i;
+    while ((i = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+    }
+  }
+}
+
+/** Starts `reference/main.ts --port 0 --log-format json …args` and waits until it listens. */
+export async function spawnRelay(args: string[]): Promise<RelayProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "--port", "0"]
+      .concat("--log-format", "json", ...args),
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const log: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  const stderrDone = (async () => {
+    for await (const line of lines(child.stderr)) {
+      try {
+        log.push(JSON.parse(line));
+      } catch {
+        log.push({ event: "stderr", line });
+      }
+      for (const wake of waiters) wake();
+    }
+  })();
+  const out = lines(child.stdout);
+  let wsUrl = "";
+  for await (const line of out) {
+    const m = line.match(/WebSocket: +(ws:\/\/\S+)/);
+    if (m) {
+      wsUrl = m[1];
+      break;
+    }
+  }
+  const stdoutDone = (async () => {
+    for await (const _ of out);
+  })();
+  if (!wsUrl) {
+    await child.status;
+    await stderrDone;
+    throw new Error(`relay did not start: ${JSON.stringify(log)}`);
+  }
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await Promise.all([stderrDone, stdoutDone]);
+    })();
+  return {
+    wsUrl,
+    url: wsUrl.replace(/^ws/, "http").replace(/\/ws$/, ""),
+    log,
+    async waitForLog(test, after = 0, timeoutMs = 5000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake: (() => void) | undefined;
+      try {
+        const deadline = Date.now() + timeoutMs;
+        while (true) {
+          const hit = log.slice(after).find(test);
+          if (hit) return hit;
+          if (Date.now() >= deadline) {
+            throw new Error(`no matching log event within ${timeoutMs} ms: ${JSON.stringify(log)}`);
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            waiters.add(resolve);
+            timer = setTimeout(resolve, deadline - Date.now());
+          });
+          waiters.delete(wake!);
+          clearTimeout(timer);
+        }
+      } finally {
+        if (wake) waiters.delete(wake);
+        clearTimeout(timer);
+      }
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
