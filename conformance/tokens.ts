@@ -1,0 +1,71 @@
+/**
+ * Tokens for the run's users: none, two fixed tokens (`--token-a/--token-b`), or HS256 tokens
+ * minted per random user from a shared secret (`--jwt-secret`), with refused variants.
+ *
+ * @module
+ */
+import { decodeJwt, SignJWT } from "jose";
+import type { BadTokenKind, TokenSource } from "./case.ts";
+
+/** No tokens: the server under test does not verify any. */
+export const NO_TOKENS: TokenSource = { tokenFor: () => Promise.resolve(undefined) };
+
+function sign(secret: string, claims: Record<string, unknown>, sub: string): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .sign(new TextEncoder().encode(secret));
+}
+
+function b64url(value: unknown): string {
+  return btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Mints an HS256 token (`sub` = user, one hour) per user, and refused variants for the token case. */
+export function secretTokens(secret: string): TokenSource {
+  const now = () => Math.floor(Date.now() / 1000);
+  const cache = new Map<string, Promise<string>>();
+  return {
+    tokenFor(user) {
+      let token = cache.get(user);
+      if (!token) {
+        token = sign(secret, { iat: now(), exp: now() + 3600 }, user);
+        cache.set(user, token);
+      }
+      return token;
+    },
+    badToken(user: string, kind: BadTokenKind) {
+      switch (kind) {
+        case "wrong-key":
+          return sign(`${secret}-wrong`, { iat: now(), exp: now() + 3600 }, user);
+        case "expired":
+          return sign(secret, { iat: now() - 7200, exp: now() - 3600 }, user);
+        case "other-sub":
+          return sign(secret, { iat: now(), exp: now() + 3600 }, `${user}-other`);
+        case "alg-none":
+          return Promise.resolve(
+            `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: user, exp: now() + 3600 })}.`,
+          );
+      }
+    },
+  };
+}
+
+/** Fixed tokens: their `sub` claims are the users the cases must use, in order. */
+export function fixedTokens(tokens: string[]): TokenSource {
+  const bySub = new Map<string, string>();
+  for (const token of tokens) {
+    let sub: unknown;
+    try {
+      sub = decodeJwt(token).sub;
+    } catch {
+      throw new Error("a --token-a/--token-b value is not a JWT");
+    }
+    if (typeof sub !== "string" || sub === "") throw new Error("a token has no sub claim");
+    bySub.set(sub, token);
+  }
+  return {
+    fixedUsers: [...bySub.keys()],
+    tokenFor: (user) => Promise.resolve(bySub.get(user)),
+  };
+}
