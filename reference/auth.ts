@@ -15,6 +15,7 @@
  * @module
  */
 import { createLocalJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { readConfigFile } from "./files.ts";
 
 /** Who a valid token names: `sub` is the user id; `name` and `avatar` become display fields. */
 export interface Identity {
@@ -124,21 +125,6 @@ export interface AuthSources {
   jwksFile?: string;
 }
 
-async function readFile(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`cannot read ${what} ${path}: ${why}`);
-  }
-}
-
 function withoutTrailingNewline(bytes: Uint8Array): Uint8Array {
   let end = bytes.length;
   if (bytes[end - 1] === 0x0a) end--;
@@ -158,12 +144,12 @@ export async function loadAuthenticator(o: AuthSources): Promise<Authenticator |
   }
   if (o.jwtSecret !== undefined) return hs256Authenticator(o.jwtSecret);
   if (o.jwtSecretFile !== undefined) {
-    const secret = withoutTrailingNewline(await readFile(o.jwtSecretFile, "JWT secret file"));
+    const secret = withoutTrailingNewline(await readConfigFile(o.jwtSecretFile, "JWT secret file"));
     if (secret.length === 0) throw new Error(`JWT secret file ${o.jwtSecretFile} is empty`);
     return hs256Authenticator(secret);
   }
   if (o.jwksFile !== undefined) {
-    const text = new TextDecoder().decode(await readFile(o.jwksFile, "JWKS file"));
+    const text = new TextDecoder().decode(await readConfigFile(o.jwksFile, "JWKS file"));
     let jwks: { keys: JsonWebKey[] };
     try {
       jwks = JSON.parse(text);

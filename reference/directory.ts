@@ -11,6 +11,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { normalizeId, validateLegacyId } from "../schemas/validate.ts";
+import { readConfigFile } from "./files.ts";
 
 /** One user of the directory. */
 export interface DirectoryUser {
@@ -114,19 +115,7 @@ export function createDirectory(users: readonly DirectoryUser[]): Directory {
  * bad entry when the file is unreadable or invalid.
  */
 export async function loadDirectory(path: string): Promise<Directory> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`cannot read users file ${path}: ${why}`);
-  }
+  const text = new TextDecoder().decode(await readConfigFile(path, "users file"));
   let data: unknown;
   try {
     data = JSON.parse(text);
