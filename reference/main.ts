@@ -11,7 +11,6 @@ import { loadAuthenticator } from "./auth.ts";
 import { parseConfig } from "./config.ts";
 import { loadDirectory } from "./directory.ts";
 import { createLogger } from "./log.ts";
-import { redisBroker } from "./redis_broker.ts";
 import { serveRelay } from "./relay.ts";
 
 function isLoopback(host: string): boolean {
@@ -51,8 +50,12 @@ async function main(): Promise<void> {
       directory,
       webRoot: config.webRoot,
       logger,
+      // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
-        ? redisBroker(config.redisUrl, { nodeId: crypto.randomUUID(), logger })
+        ? (await import("./redis_broker.ts")).redisBroker(config.redisUrl, {
+          nodeId: crypto.randomUUID(),
+          logger,
+        })
         : undefined,
     });
   } catch (error) {

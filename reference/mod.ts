@@ -21,4 +21,3 @@ export {
 } from "./broker.ts";
 export type { Fault } from "./router.ts";
 export type { Session } from "./registry.ts";
-export { type RedisBroker, redisBroker, type RedisBrokerOptions } from "./redis_broker.ts";
