@@ -560,6 +560,28 @@ export class CaseContext {
     );
   }
 
+  /**
+   * Connects two new users: A, then B on node `"b"` (on another relay node when `--url-b` is
+   * given). Resolves once both are registered, as {@link CaseContext.connect} does.
+   */
+  async pair(): Promise<[Peer, Peer]> {
+    const a = await this.connect(this.user());
+    const b = await this.connect(this.user(), { node: "b" });
+    return [a, b];
+  }
+
+  /**
+   * Sends a new message (content labelled `label`) from `from` to `to`'s user and waits for it
+   * at `to` as {@link CaseContext.delivered} does; fails the case when it does not arrive.
+   * Returns the content sent.
+   */
+  async expectDelivery(from: Peer, to: Peer, label?: string): Promise<string> {
+    const content = this.content(label);
+    from.send(to.user, content);
+    await this.delivered(to, content, from);
+    return content;
+  }
+
   /** Fails unless A → B and B → A both still deliver (other sessions keep working). */
   async expectWorking(a: Peer, b: Peer): Promise<void> {
     const ab = this.content("still-ab");
@@ -573,9 +595,7 @@ export class CaseContext {
   /** Fails unless a brand-new user can identify and receive a message from `from`. */
   async expectReachable(from: Peer): Promise<void> {
     const fresh = await this.connect(this.user(), { node: "b" });
-    const c = this.content("reachable");
-    from.send(fresh.user, c);
-    await this.delivered(fresh, c, from);
+    await this.expectDelivery(from, fresh, "reachable");
   }
 
   /** Closes every peer of the case and waits for them. */

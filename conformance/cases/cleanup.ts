@@ -47,9 +47,7 @@ async function forgotten(ctx: CaseContext, a: Peer, user: string, why: string): 
   if (ctx.profile === "v1") await offlineSoon(ctx, a, user, why);
   else a.send(user, dropped);
   const fresh = await ctx.connect(user, { node: "b" });
-  const c = ctx.content("fresh");
-  a.send(user, c);
-  await ctx.delivered(fresh, c, a);
+  const c = await ctx.expectDelivery(a, fresh, "fresh");
   await ctx.exactly(fresh, c, 1);
   const other = fresh.messages().filter((m) => m.content !== c);
   ctx.check(
@@ -57,6 +55,15 @@ async function forgotten(ctx: CaseContext, a: Peer, user: string, why: string): 
     `the new session of ${user} gets only messages sent after it identified`,
     () => `also ${JSON.stringify(other[0])}`,
   );
+}
+
+/** Connects A, then two sessions (older, newer) of one other user on node "b". */
+async function twoSessions(ctx: CaseContext): Promise<[Peer, Peer, Peer]> {
+  const a = await ctx.connect(ctx.user());
+  const user = ctx.user();
+  const older = await ctx.connect(user, { node: "b" });
+  const newer = await ctx.connect(user, { node: "b" });
+  return [a, older, newer];
 }
 
 /** The cleanup cases. */
@@ -69,8 +76,7 @@ export const cleanupCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       await b.close();
       await forgotten(ctx, a, b.user, "B closed cleanly");
     },
@@ -100,13 +106,10 @@ export const cleanupCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       await b.close();
       const b2 = await ctx.connect(b.user, { node: "b" });
-      const c = ctx.content();
-      a.send(b.user, c);
-      await ctx.delivered(b2, c, a);
+      const c = await ctx.expectDelivery(a, b2);
       await ctx.exactly(b2, c, 1);
     },
   },
@@ -118,14 +121,9 @@ export const cleanupCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const user = ctx.user();
-      const older = await ctx.connect(user, { node: "b" });
-      const newer = await ctx.connect(user, { node: "b" });
+      const [a, older, newer] = await twoSessions(ctx);
       await older.close();
-      const c = ctx.content();
-      a.send(user, c);
-      await ctx.delivered(newer, c, a);
+      const c = await ctx.expectDelivery(a, newer);
       await ctx.exactly(newer, c, 1);
     },
   },
@@ -162,12 +160,9 @@ export const cleanupCases: Case[] = [
     level: "INFO",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const user = ctx.user();
-      const older = await ctx.connect(user, { node: "b" });
-      const newer = await ctx.connect(user, { node: "b" });
+      const [a, older, newer] = await twoSessions(ctx);
       const c = ctx.content();
-      a.send(user, c);
+      a.send(older.user, c);
       await Promise.race([older.waitMessage(c), newer.waitMessage(c)]);
       await ctx.quiet();
       const [o, n] = [older.messagesWith(c).length, newer.messagesWith(c).length];

@@ -65,11 +65,8 @@ export const identifyCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
-      const c = ctx.content();
-      b.send(a.user, c);
-      await ctx.delivered(a, c, b);
+      const [a, b] = await ctx.pair();
+      await ctx.expectDelivery(b, a);
       ctx.check(a.open, "A still open", "A closed");
     },
   },
@@ -94,9 +91,7 @@ export const identifyCases: Case[] = [
       const long = ctx.user({ length: 64 });
       const a = await ctx.connect(long);
       const b = await ctx.connect(ctx.user(), { node: "b" });
-      const c = ctx.content();
-      b.send(a.user, c);
-      await ctx.delivered(a, c, b);
+      await ctx.expectDelivery(b, a);
       await refused(ctx, `${long}x`, "65-character id");
     },
   },
@@ -127,9 +122,7 @@ export const identifyCases: Case[] = [
       const ready = await ctx.identified(a);
       ctx.check(ready?.id === user, `ready.id ${JSON.stringify(user)}`, JSON.stringify(ready?.id));
       const b = await ctx.connect(ctx.user(), { node: "b" });
-      const c = ctx.content();
-      b.send(user, c);
-      await ctx.delivered(a, c, b);
+      await ctx.expectDelivery(b, a);
     },
   },
   {
@@ -170,9 +163,7 @@ export const identifyCases: Case[] = [
       a.identify(ctx.stranger());
       await ctx.expectError(a, "already_identified");
       const b = await ctx.connect(ctx.user(), { node: "b" });
-      const c = ctx.content();
-      b.send(a.user, c);
-      await ctx.delivered(a, c, b);
+      await ctx.expectDelivery(b, a);
     },
   },
   {
@@ -191,9 +182,7 @@ export const identifyCases: Case[] = [
       await ctx.expectError(o, "not_identified", ref);
       o.identify();
       await ctx.identified(o);
-      const later = ctx.content("later");
-      o.send(b.user, later);
-      await ctx.delivered(b, later, o);
+      await ctx.expectDelivery(o, b, "later");
       ctx.check(
         b.messagesWith(early).length === 0,
         "the frame sent before identify never delivered",

@@ -15,8 +15,7 @@ export const offlineCases: Case[] = [
     level: "MUST",
     profiles: ["legacy", "v1"],
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const absent = ctx.user();
       const dropped = ctx.content("dropped");
       const ref = ctx.ref();
@@ -29,9 +28,7 @@ export const offlineCases: Case[] = [
           outcome ? JSON.stringify(outcome) : "no outcome",
         );
       }
-      const later = ctx.content();
-      a.send(b.user, later);
-      await ctx.delivered(b, later, a);
+      await ctx.expectDelivery(a, b);
       ctx.check(b.messagesWith(dropped).length === 0, "B never gets the offline message", "it did");
       const x = await ctx.connect(absent, { node: "b" });
       await ctx.quiet();

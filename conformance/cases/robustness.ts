@@ -35,10 +35,20 @@ async function offenderFate(ctx: CaseContext, o: Peer, b: Peer, offence: Offence
     return;
   }
   // Order per sender connection: once this arrives, a bad frame routed by mistake would have too.
-  const c = ctx.content("after");
-  o.send(b.user, c);
-  await ctx.delivered(b, c, o);
+  await ctx.expectDelivery(o, b, "after");
   ctx.note(`offender: stayed open and usable${codes}`);
+}
+
+/** Connects A and B (B on node "b"), then the offender O, a third user on A's node. */
+async function withOffender(ctx: CaseContext): Promise<[Peer, Peer, Peer]> {
+  const [a, b] = await ctx.pair();
+  return [a, b, await ctx.connect(ctx.user())];
+}
+
+/** Fails unless A ↔ B still deliver and a new user is reachable from A. */
+async function othersUnaffected(ctx: CaseContext, a: Peer, b: Peer): Promise<void> {
+  await ctx.expectWorking(a, b);
+  await ctx.expectReachable(a);
 }
 
 function isolationCase(
@@ -55,13 +65,10 @@ function isolationCase(
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
-      const o = await ctx.connect(ctx.user());
+      const [a, b, o] = await withOffender(ctx);
       const offence = offend(ctx, o, b);
       await offenderFate(ctx, o, b, offence);
-      await ctx.expectWorking(a, b);
-      await ctx.expectReachable(a);
+      await othersUnaffected(ctx, a, b);
       for (const c of offence.never) {
         ctx.check(
           b.messagesWith(c).length === 0,
@@ -139,9 +146,7 @@ export const robustnessCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
-      const o = await ctx.connect(ctx.user());
+      const [a, b, o] = await withOffender(ctx);
       const n = Math.min(ctx.limits.rateBurst * 2 + 100, 5000);
       const nobody = ctx.stranger();
       for (let i = 0; i < n; i++) o.send(nobody, `flood #${i}`);
@@ -153,8 +158,7 @@ export const robustnessCases: Case[] = [
           o.open ? "none" : `close ${o.client.closed?.code}`,
         );
       }
-      await ctx.expectWorking(a, b);
-      await ctx.expectReachable(a);
+      await othersUnaffected(ctx, a, b);
       const limited = o.framesOfType("error").filter((e) => e.code === "rate_limited").length;
       ctx.note(
         `offender sent ${n} frames: ${o.open ? "stayed open" : `closed ${o.client.closed?.code}`}` +

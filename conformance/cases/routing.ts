@@ -82,8 +82,7 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const c = ctx.content();
       const sentAt = Date.now();
       a.send(b.user, c);
@@ -100,11 +99,8 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
-      const c = ctx.content();
-      a.send(b.user, c);
-      await ctx.delivered(b, c, a);
+      const [a, b] = await ctx.pair();
+      const c = await ctx.expectDelivery(a, b);
       await ctx.exactly(a, c, 0);
     },
   },
@@ -116,12 +112,9 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const c = await ctx.connect(ctx.user(), { node: "b" });
-      const text = ctx.content();
-      a.send(b.user, text);
-      await ctx.delivered(b, text, a);
+      await ctx.expectDelivery(a, b);
       await ctx.quiet();
       ctx.nothingAt(c, "the message was for B");
     },
@@ -134,8 +127,7 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const base = ctx.content("order");
       const sent = Array.from({ length: 300 }, (_, i) => `${base} #${i}`);
       for (const c of sent) a.send(b.user, c);
@@ -153,8 +145,7 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       for (const c of TRICKY_CONTENTS) a.send(b.user, c);
       const got = await b.waitMessages(TRICKY_CONTENTS.length);
       checkSequence(ctx, "B", got, [...TRICKY_CONTENTS]);
@@ -183,8 +174,7 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const base = ctx.content("dir");
       const ab = Array.from({ length: 50 }, (_, i) => `${base} A→B #${i}`);
       const ba = Array.from({ length: 50 }, (_, i) => `${base} B→A #${i}`);
@@ -205,17 +195,14 @@ export const routingCases: Case[] = [
     level: "MUST",
     profiles: BOTH,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const victim = await ctx.connect(ctx.user());
       const spoofed = ctx.content("spoofed");
       const ref = ctx.ref();
       a.send(b.user, spoofed, { mineId: victim.user, ref: ctx.profile === "v1" ? ref : undefined });
       if (ctx.profile === "v1") await ctx.expectError(a, "sender_mismatch", ref);
       // Order per sender connection: once this arrives, the spoofed frame would have too.
-      const honest = ctx.content("honest");
-      a.send(b.user, honest);
-      await ctx.delivered(b, honest, a);
+      await ctx.expectDelivery(a, b, "honest");
       const got = b.messagesWith(spoofed)[0];
       ctx.check(
         !got,
@@ -239,9 +226,7 @@ export const routingCases: Case[] = [
       const user = ctx.user();
       const a1 = await ctx.connect(user);
       const a2 = await ctx.connect(user, { node: "b" });
-      const c = ctx.content();
-      a1.send(user, c);
-      await ctx.delivered(a2, c, a1);
+      const c = await ctx.expectDelivery(a1, a2);
       await ctx.exactly(a1, c, 0);
     },
   },
@@ -278,17 +263,11 @@ export const routingCases: Case[] = [
     profiles: ["legacy"],
     async run(ctx: CaseContext) {
       if (!ctx.builtin) ctx.skip("a dialect defines its own frames");
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       a.send(ctx.stranger(), ctx.content("offline"));
       a.sendText("{not json");
       a.send(b.user, ctx.content("spoof"), { mineId: ctx.stranger() });
-      const ab = ctx.content();
-      const ba = ctx.content();
-      a.send(b.user, ab);
-      b.send(a.user, ba);
-      await ctx.delivered(b, ab, a);
-      await ctx.delivered(a, ba, b);
+      await ctx.expectWorking(a, b);
       await ctx.quiet();
       for (const p of [a, b]) {
         for (const f of p.client.received) {

@@ -97,8 +97,7 @@ export const v1Cases: Case[] = [
     level: "MUST",
     profiles: V1,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const c = ctx.content();
       const ref = ctx.ref();
       a.send(b.user, c, { ref });
@@ -127,8 +126,7 @@ export const v1Cases: Case[] = [
     level: "MUST",
     profiles: V1,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const refs = mixedSends(ctx, a, b);
       for (const ref of refs) {
         ctx.check(await a.waitOutcome(ref), `an outcome for ref ${ref}`, "none");
@@ -151,8 +149,7 @@ export const v1Cases: Case[] = [
     level: "SHOULD",
     profiles: V1,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       const refs = mixedSends(ctx, a, b);
       for (const ref of refs) await a.waitOutcome(ref);
       const order = a.client.received.flatMap((f) => {
@@ -170,12 +167,9 @@ export const v1Cases: Case[] = [
     level: "MUST",
     profiles: V1,
     async run(ctx: CaseContext) {
-      const a = await ctx.connect(ctx.user());
-      const b = await ctx.connect(ctx.user(), { node: "b" });
+      const [a, b] = await ctx.pair();
       a.send(ctx.stranger(), ctx.content("offline"));
-      const c = ctx.content();
-      a.send(b.user, c);
-      await ctx.delivered(b, c, a);
+      await ctx.expectDelivery(a, b);
       await ctx.quiet();
       const got = [...a.framesOfType("ack"), ...a.framesOfType("undelivered")];
       ctx.check(got.length === 0, "no ack or undelivered", () => JSON.stringify(got[0]));
