@@ -75,7 +75,11 @@ export async function spawnRelay(args: string[]): Promise<RelayProcess> {
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      child.kill("SIGTERM");
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // It already exited: its status and output are still to be awaited.
+      }
       await child.status;
       await Promise.all([stderrDone, stdoutDone]);
     })();

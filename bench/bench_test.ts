@@ -1,0 +1,122 @@
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { saturate } from "./load.ts";
+import { runBench } from "./main.ts";
+import { summarizeProfile } from "./profile.ts";
+import { evaluateTargets, fmt, summarize } from "./report.ts";
+import { SCENARIO_NAMES } from "./scenarios.ts";
+
+Deno.test("bench --quick runs every scenario against ref and min with zero loss", async () => {
+  const out = await Deno.makeTempDir({ prefix: "layim-ws-bench-" });
+  try {
+    const report = await runBench({
+      mode: "quick",
+      scenarios: SCENARIO_NAMES,
+      relays: ["ref", "min"],
+      repeats: 1,
+      profile: false,
+      out,
+      log: () => {},
+    });
+    for (const s of report.summaries) {
+      const name = `${s.scenario} ${s.variant} ${s.relay}`;
+      assertEquals(s.errors, [], name);
+      assertEquals(s.failures, 0, `${name}: lost, reordered, duplicated or misrouted`);
+      assertEquals(s.runs, 1, name);
+    }
+    const ran = new Set(report.summaries.map((s) => `${s.scenario}/${s.relay}`));
+    for (const scenario of SCENARIO_NAMES) assert(ran.has(`${scenario}/ref`), scenario);
+    assert(!ran.has("saturation-v1/min"), "the minimal relay speaks legacy only");
+    assertEquals(report.targets.filter((t) => t.value === undefined).map((t) => t.target), [
+      "legacy saturation CPU/msg: ref ≤ 0.85 × Node ws",
+      "legacy saturation CPU/msg: ref ≤ 0.50 × seed Python",
+    ]);
+    const json = JSON.parse(await Deno.readTextFile(`${out}/latest.json`));
+    assertEquals(json.cells.length, report.cells.length);
+    assertStringIncludes(await Deno.readTextFile(`${out}/REPORT.md`), "](cpu.svg)");
+    assertMatch(await Deno.readTextFile(`${out}/cpu.svg`), /^<svg [^>]+>[\s\S]*<\/svg>\n$/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("summaries take medians and ranges; targets are ratios of medians", () => {
+  const cell = (relay: string, repeat: number, cpuUsPerMsg: number) => ({
+    scenario: "saturation" as const,
+    variant: "",
+    relay,
+    repeat,
+    metrics: { cpuUsPerMsg, lost: 0 },
+  });
+  const summaries = summarize([
+    cell("ref", 1, 9),
+    cell("ref", 2, 11),
+    cell("ref", 3, 10),
+    cell("min", 1, 8),
+    cell("min", 2, 8),
+  ]);
+  assertEquals(summaries[0].stats.cpuUsPerMsg, { median: 10, min: 9, max: 11 });
+  const target = evaluateTargets(summaries)[0];
+  assertEquals([target.value, target.met], [1.25, false]);
+  assertEquals([fmt(12345.6), fmt(0.012345), fmt(NaN)], ["12,346", "0.0123", "–"]);
+});
+
+Deno.test("profile summary: self and inclusive shares of busy samples", () => {
+  const frame = (functionName: string) => ({ functionName, url: "", lineNumber: 0 });
+  const summary = summarizeProfile({
+    nodes: [
+      { id: 1, callFrame: frame("(root)"), children: [2, 4] },
+      { id: 2, callFrame: frame("route"), children: [3] },
+      { id: 3, callFrame: frame("stringify") },
+      { id: 4, callFrame: frame("(idle)") },
+    ],
+    samples: [2, 3, 3, 3, 4, 4],
+  });
+  assertEquals(summary.busySamples, 4);
+  assertEquals(summary.functions[0], { name: "stringify", self: 0.75, total: 0.75 });
+  assertEquals(summary.functions.find((f) => f.name === "route"), {
+    name: "route",
+    self: 0.25,
+    total: 1,
+  });
+});
+
+/** A legacy relay that loses or reorders messages, to prove the counts catch it. */
+function faultyRelay(fault: "drop" | "swap"): Deno.HttpServer<Deno.NetAddr> {
+  const sockets = new Map<string, WebSocket>();
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    let id: string | undefined;
+    let count = 0;
+    let held: string | undefined;
+    socket.onmessage = ({ data }) => {
+      if (id === undefined) return void sockets.set(id = data, socket);
+      const { mine, to } = JSON.parse(data);
+      const text = JSON.stringify({ id, fromid: id, type: "friend", content: mine.content });
+      const peer = sockets.get(to.id);
+      if (mine.content.startsWith("p ")) return peer?.send(text);
+      count++;
+      if (fault === "drop" && count % 10 === 0) return;
+      if (fault === "swap" && held === undefined) return void (held = text);
+      peer?.send(text);
+      if (held !== undefined) peer?.send(held);
+      held = undefined;
+    };
+    return response;
+  });
+}
+
+for (const fault of ["drop", "swap"] as const) {
+  Deno.test(`saturate counts a relay that ${fault}s messages`, async () => {
+    const server = faultyRelay(fault);
+    try {
+      const result = await saturate(
+        { url: `ws://127.0.0.1:${server.addr.port}/`, profile: "legacy" },
+        { pairs: 2, messages: 400, warmup: 0, window: 4, contentBytes: 20, timeoutMs: 500 },
+      );
+      if (fault === "drop") assert(result.lost > 0 && result.timedOut, JSON.stringify(result));
+      else assert(result.outOfOrder > 0, JSON.stringify(result));
+    } finally {
+      await server.shutdown();
+    }
+  });
+}

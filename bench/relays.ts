@@ -1,0 +1,249 @@
+/**
+ * The relays under test and how to run each one as a subprocess on a free loopback port: the
+ * reference relay (with validation, sender identity, rate limiting and metrics on; the rate
+ * limit set above any offered load so it is evaluated but never triggers) and the baselines in
+ * `bench/peers/`. A baseline whose runtime is missing is reported as missing, with the reason.
+ *
+ * @module
+ */
+import { freePort } from "../testing/net.ts";
+import type { Profile } from "./load.ts";
+
+/** Short names used by `--relays` and in the reports. */
+export type RelayName = "ref" | "min" | "node" | "seed";
+
+/** All relays, in report order. */
+export const RELAY_NAMES: readonly RelayName[] = ["ref", "min", "node", "seed"];
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const PEERS = `${ROOT}bench/peers/`;
+
+/** How to run one relay. */
+export interface RelaySpec {
+  name: RelayName;
+  /** What it is, for the report. */
+  label: string;
+  /** The profiles it speaks. */
+  profiles: readonly Profile[];
+  /** The WebSocket path on its port. */
+  path: string;
+  /** Installs what it needs; resolves to the reason it cannot run, or undefined. */
+  prepare(): Promise<string | undefined>;
+  /**
+   * The command line (after {@linkcode RelaySpec.prepare}); `extra`: runtime flags (Deno);
+   * `defaults`: the relay's default settings, without the bench's limit flags.
+   */
+  command(port: number, extra: readonly string[], defaults: boolean): [string, string[]];
+  /** The runtime's version, for the report. */
+  version?: string;
+}
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const output = await new Deno.Command(cmd, { args, stdin: "null" }).output();
+    const decoder = new TextDecoder();
+    return {
+      ok: output.success,
+      out: (decoder.decode(output.stdout) + decoder.decode(output.stderr)).trim(),
+    };
+  } catch (error) {
+    return { ok: false, out: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The limits flags of the reference relay: rate limiting evaluated on every frame, never hit. */
+const REF_FLAGS: readonly string[] = ["--rate", "1000000", "--burst", "1000000"];
+
+let python = "/usr/bin/python3";
+
+/** The relay specs by name. */
+export const RELAYS: Record<RelayName, RelaySpec> = {
+  ref: {
+    name: "ref",
+    label: "reference relay (reference/main.ts; validation, identity, rate limit, metrics)",
+    profiles: ["legacy", "v1"],
+    path: "/ws",
+    prepare() {
+      this.version = `deno ${Deno.version.deno}`;
+      return Promise.resolve(undefined);
+    },
+    command: (port, extra, defaults) => [Deno.execPath(), [
+      "run",
+      "-A",
+      ...extra,
+      `${ROOT}reference/main.ts`,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      ...(defaults ? [] : REF_FLAGS),
+    ]],
+  },
+  min: {
+    name: "min",
+    label: "minimal Deno relay (bench/peers/min_relay.ts; no validation: the ceiling)",
+    profiles: ["legacy"],
+    path: "/",
+    prepare() {
+      this.version = `deno ${Deno.version.deno}`;
+      return Promise.resolve(undefined);
+    },
+    command: (port, extra) => [Deno.execPath(), [
+      "run",
+      "--allow-net",
+      ...extra,
+      `${PEERS}min_relay.ts`,
+      "--port",
+      String(port),
+    ]],
+  },
+  node: {
+    name: "node",
+    label: "Node ws relay (bench/peers/node_ws_relay.mjs, ws@8.23.0)",
+    profiles: ["legacy"],
+    path: "/",
+    async prepare() {
+      const node = await run("node", ["--version"]);
+      if (!node.ok) return `node not found (${node.out})`;
+      this.version = `node ${node.out}`;
+      try {
+        Deno.statSync(`${PEERS}node_modules/ws/package.json`);
+      } catch {
+        const ci = await run("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PEERS]);
+        if (!ci.ok) return `npm ci --prefix bench/peers failed: ${ci.out.split("\n").pop()}`;
+      }
+      return undefined;
+    },
+    command: (port) => ["node", [`${PEERS}node_ws_relay.mjs`, "--port", String(port)]],
+  },
+  seed: {
+    name: "seed",
+    label: "the seed's Python server (bench/peers/seed_server.py, python3-websockets)",
+    profiles: ["legacy"],
+    path: "/",
+    async prepare() {
+      const probe = "import sys, websockets; print(sys.version.split()[0], websockets.__version__)";
+      for (const candidate of ["/usr/bin/python3", "python3"]) {
+        const result = await run(candidate, ["-c", probe]);
+        if (result.ok) {
+          python = candidate;
+          const [py, ws] = result.out.split(" ");
+          this.version = `python ${py}, websockets ${ws}`;
+          return undefined;
+        }
+      }
+      return "no python3 with the websockets module (Debian: apt-get install python3-websockets)";
+    },
+    command: (port) => [python, [`${PEERS}seed_server.py`, "--port", String(port)]],
+  },
+};
+
+/** A relay subprocess listening on a loopback port. */
+export class RunningRelay {
+  readonly spec: RelaySpec;
+  readonly port: number;
+  readonly #child: Deno.ChildProcess;
+  #tail = "";
+  readonly #drained: Promise<unknown>;
+
+  constructor(spec: RelaySpec, port: number, child: Deno.ChildProcess) {
+    this.spec = spec;
+    this.port = port;
+    this.#child = child;
+    this.#drained = Promise.all([this.#drain(child.stdout), this.#drain(child.stderr)]);
+  }
+
+  /** The server process id (CPU and memory are read from `/proc/PID`). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** The relay's WebSocket URL. */
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}${this.spec.path}`;
+  }
+
+  /** The last lines it printed, for error messages. */
+  get tail(): string {
+    return this.#tail.trim().split("\n").slice(-5).join("\n");
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      this.#tail = (this.#tail + chunk).slice(-4096);
+    }
+  }
+
+  /** Resolves once the port accepts TCP connections; rejects if the process exits first. */
+  async waitUntilAccepting(timeoutMs: number): Promise<void> {
+    let exited = false;
+    this.#child.status.then(() => exited = true);
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
+        return;
+      } catch {
+        if (exited) throw new Error(`${this.spec.name} exited at start:\n${this.tail}`);
+        if (Date.now() > deadline) {
+          throw new Error(`${this.spec.name} not accepting after ${timeoutMs} ms:\n${this.tail}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  }
+
+  /** Sends `signal`, escalates to SIGKILL after `graceMs`, resolves when the process is gone. */
+  async stop(signal: Deno.Signal = "SIGTERM", graceMs = 5000): Promise<void> {
+    const status = this.#child.status;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already exited
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([status, killed]);
+    clearTimeout(timer);
+    await status;
+    await this.#drained;
+  }
+}
+
+/** Options of {@linkcode startRelay}. */
+export interface StartOptions {
+  /** Runtime flags (e.g. `--cpu-prof`), for the Deno relays. */
+  runtimeFlags?: readonly string[];
+  /** Run with the relay's default settings (no bench limit flags). */
+  defaults?: boolean;
+}
+
+/** Starts `spec` on a free port and waits until it accepts connections. */
+export async function startRelay(spec: RelaySpec, o: StartOptions = {}): Promise<RunningRelay> {
+  const port = freePort();
+  const [cmd, args] = spec.command(port, o.runtimeFlags ?? [], o.defaults === true);
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  const relay = new RunningRelay(spec, port, child);
+  try {
+    await relay.waitUntilAccepting(20_000);
+  } catch (error) {
+    await relay.stop("SIGKILL");
+    throw error;
+  }
+  return relay;
+}

@@ -1,0 +1,559 @@
+/**
+ * Bench results: medians and min–max over repeats, the targets as ratios of medians, and the
+ * outputs — a console table, `latest.json`, `REPORT.md` and the `cpu.svg` chart it shows
+ * (hand-written SVG: CPU per message by relay, and the growth curves).
+ *
+ * @module
+ */
+import type { Metrics, ScenarioName } from "./scenarios.ts";
+
+/** One run of one scenario variant against one relay. */
+export interface Cell {
+  scenario: ScenarioName;
+  variant: string;
+  x?: number;
+  relay: string;
+  repeat: number;
+  metrics?: Metrics;
+  error?: string;
+}
+
+/** Median, min and max of one metric over the repeats. */
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** The repeats of one scenario variant against one relay. */
+export interface Summary {
+  scenario: ScenarioName;
+  variant: string;
+  x?: number;
+  relay: string;
+  runs: number;
+  errors: string[];
+  /** Sum over runs of lost + out-of-order + duplicates + misrouted + errors. */
+  failures: number;
+  stats: Record<string, Stat>;
+}
+
+/** A relay of the run, or why it could not run. */
+export interface RelayInfo {
+  name: string;
+  label: string;
+  version?: string;
+  missing?: string;
+}
+
+/** One target of issue 6, evaluated on medians of the same run. */
+export interface TargetResult {
+  target: string;
+  /** Measured value (a ratio, or a count for the connections target). */
+  value?: number;
+  /** The bound `value` must not exceed (`atLeast`: must reach). */
+  limit: number;
+  atLeast?: boolean;
+  met?: boolean;
+  /** Why the target could not be attempted in full on this machine. */
+  capped?: string;
+  /** What was compared, with the spread seen between repeats. */
+  detail: string;
+}
+
+/** Everything a run produced. */
+export interface RunReport {
+  mode: string;
+  repeats: number;
+  started: string;
+  finished: string;
+  machine: Record<string, string>;
+  relays: RelayInfo[];
+  scenarios: { name: string; description: string }[];
+  cells: Cell[];
+  summaries: Summary[];
+  targets: TargetResult[];
+  /** Markdown: where the reference relay's time goes (`--profile`). */
+  profile?: string;
+}
+
+const VERIFY = ["lost", "outOfOrder", "duplicates", "misrouted", "errors"];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Groups cells by scenario, variant and relay; medians and ranges of every metric. */
+export function summarize(cells: readonly Cell[]): Summary[] {
+  const groups = new Map<string, Cell[]>();
+  for (const cell of cells) {
+    const key = `${cell.scenario}\u0000${cell.variant}\u0000${cell.relay}`;
+    groups.get(key)?.push(cell) ?? groups.set(key, [cell]);
+  }
+  return [...groups.values()].map((group) => {
+    const ok = group.filter((c) => c.metrics !== undefined);
+    const stats: Record<string, Stat> = {};
+    for (const name of Object.keys(ok[0]?.metrics ?? {})) {
+      const values = ok.map((c) => c.metrics![name]).filter((v) => Number.isFinite(v));
+      if (values.length === 0) continue;
+      stats[name] = { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+    }
+    const { scenario, variant, x, relay } = group[0];
+    return {
+      scenario,
+      variant,
+      x,
+      relay,
+      runs: ok.length,
+      errors: group.flatMap((c) => c.error === undefined ? [] : [c.error]),
+      failures: ok.reduce((n, c) => n + VERIFY.reduce((m, k) => m + (c.metrics![k] ?? 0), 0), 0),
+      stats,
+    };
+  });
+}
+
+function find(
+  summaries: readonly Summary[],
+  scenario: string,
+  relay: string,
+  metric: string,
+  variant = "",
+): Stat | undefined {
+  return summaries.find((s) =>
+    s.scenario === scenario && s.relay === relay && s.variant === variant
+  )
+    ?.stats[metric];
+}
+
+const spread = (s: Stat) => s.median === 0 ? 0 : (s.max - s.min) / s.median;
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+
+/** A number with 3 significant digits (integers above 1000 in full). */
+export function fmt(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
+  return Number(value.toPrecision(3)).toString();
+}
+
+function describe(name: string, s: Stat | undefined): string {
+  if (s === undefined) return `${name} –`;
+  return `${name} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}, spread ${pct(spread(s))})`;
+}
+
+/** Evaluates the targets of issue 6 (a target whose figures are missing stays unevaluated). */
+export function evaluateTargets(summaries: readonly Summary[]): TargetResult[] {
+  const ratio = (
+    target: string,
+    limit: number,
+    a: [string, string, string, string?],
+    b: [string, string, string, string?],
+  ): TargetResult => {
+    const sa = find(summaries, a[0], a[1], a[2], a[3]);
+    const sb = find(summaries, b[0], b[1], b[2], b[3]);
+    const value = sa && sb ? sa.median / sb.median : undefined;
+    return {
+      target,
+      value,
+      limit,
+      met: value === undefined ? undefined : value <= limit,
+      detail: `${describe(`${a[1]} ${a[0]}${a[3] ? ` ${a[3]}` : ""}`, sa)} / ` +
+        describe(`${b[1]} ${b[0]}${b[3] ? ` ${b[3]}` : ""}`, sb),
+    };
+  };
+  const held = find(summaries, "idle", "ref", "held");
+  const attempted = find(summaries, "idle", "ref", "attempted");
+  const wanted = find(summaries, "idle", "ref", "wanted");
+  const pairs = summaries
+    .filter((s) => s.scenario === "growth-pairs" && s.relay === "ref" && s.stats.cpuUsPerMsg)
+    .sort((a, b) => a.x! - b.x!);
+  const medians = pairs.map((s) => s.stats.cpuUsPerMsg.median);
+  const flat = pairs.length > 1 ? Math.max(...medians) / Math.min(...medians) : undefined;
+  return [
+    ratio("legacy saturation CPU/msg: ref ≤ 1.10 × min Deno relay", 1.1, [
+      "saturation",
+      "ref",
+      "cpuUsPerMsg",
+    ], ["saturation", "min", "cpuUsPerMsg"]),
+    ratio("legacy saturation CPU/msg: ref ≤ 0.85 × Node ws", 0.85, [
+      "saturation",
+      "ref",
+      "cpuUsPerMsg",
+    ], ["saturation", "node", "cpuUsPerMsg"]),
+    ratio("legacy saturation CPU/msg: ref ≤ 0.50 × seed Python", 0.5, [
+      "saturation",
+      "ref",
+      "cpuUsPerMsg",
+    ], ["saturation", "seed", "cpuUsPerMsg"]),
+    ratio("v1 + ack saturation CPU/msg: ref ≤ 1.5 × min relay legacy", 1.5, [
+      "saturation-v1",
+      "ref",
+      "cpuUsPerMsg",
+    ], ["saturation", "min", "cpuUsPerMsg"]),
+    ratio("p99 latency at 5,000 msg/s: ref ≤ 1.2 × min relay", 1.2, [
+      "latency",
+      "ref",
+      "p99Ms",
+    ], ["latency", "min", "p99Ms"]),
+    ratio("(robust view) p99 as the median of 1-s windows: ref ≤ 1.2 × min relay", 1.2, [
+      "latency",
+      "ref",
+      "p99WindowMedianMs",
+    ], ["latency", "min", "p99WindowMedianMs"]),
+    ratio("RSS per idle connection: ref ≤ 1.15 × min relay", 1.15, [
+      "idle",
+      "ref",
+      "rssPerConnKiB",
+    ], ["idle", "min", "rssPerConnKiB"]),
+    {
+      target: "connections held by ref (default settings) ≥ 20,000",
+      value: held?.min,
+      limit: 20_000,
+      atLeast: true,
+      met: held === undefined ? undefined : held.min >= 20_000,
+      capped: attempted && wanted && held && attempted.max < wanted.min &&
+          held.median >= attempted.median
+        ? `all ${fmt(attempted.max)} attempted were held: the relay's open files limit ` +
+          "(one descriptor per connection plus its own) allows no more here"
+        : undefined,
+      detail: held === undefined
+        ? "not run"
+        : `held ${fmt(held.min)}–${fmt(held.max)} of ${fmt(attempted?.max)} attempted`,
+    },
+    {
+      target: "CPU/msg flat from 10 to 1,000 pairs: ref max/min ≤ 1.3",
+      value: flat,
+      limit: 1.3,
+      met: flat === undefined ? undefined : flat <= 1.3,
+      detail: pairs.length === 0
+        ? "not run"
+        : pairs.map((s) => describe(`${s.x} pairs`, s.stats.cpuUsPerMsg)).join("; "),
+    },
+  ];
+}
+
+const QUICK_NOTE: Record<string, string> = {
+  quick: " — quick mode: runs too short and small to judge any target",
+};
+
+function stateOf(t: TargetResult): string {
+  if (t.met === undefined) return "not evaluated";
+  if (t.met) return "met";
+  return t.capped ? "capped" : "NOT met";
+}
+
+const COLUMNS: Record<string, [metric: string, title: string][]> = {
+  saturation: [["cpuUsPerMsg", "CPU µs/msg"], ["msgsPerSec", "msg/s"], [
+    "genCpuUsPerMsg",
+    "load gen µs/msg",
+  ]],
+  latency: [
+    ["p50Ms", "p50 ms"],
+    ["p99Ms", "p99 ms"],
+    ["p99WindowMedianMs", "p99 1 s-window median"],
+    ["p999Ms", "p99.9 ms"],
+    [
+      "maxMs",
+      "max ms",
+    ],
+    ["cpuUsPerMsg", "CPU µs/msg"],
+  ],
+  idle: [["held", "held"], ["rssPerConnKiB", "RSS KiB/conn"], ["rssHeldMiB", "RSS MiB"], [
+    "sampleMsgsPerSec",
+    "sample msg/s",
+  ]],
+  connect: [["connsPerSec", "conn/s"], ["p50Ms", "pair p50 ms"], ["p99Ms", "pair p99 ms"], [
+    "cpuUsPerConn",
+    "CPU µs/conn",
+  ]],
+};
+
+function columnsOf(scenario: string): [string, string][] {
+  return COLUMNS[scenario] ?? COLUMNS.saturation;
+}
+
+function verdict(s: Summary): string {
+  if (s.errors.length > 0) return `ERROR: ${s.errors[0].split("\n")[0]}`;
+  return s.failures === 0 ? "ok" : `FAIL (${s.failures} lost/reordered/…)`;
+}
+
+function rows(summaries: readonly Summary[]): { head: string[]; body: string[][] }[] {
+  const tables = new Map<string, Summary[]>();
+  for (const s of summaries) {
+    const key = `${s.scenario}${s.variant ? ` ${s.variant}` : ""}`;
+    tables.get(key)?.push(s) ?? tables.set(key, [s]);
+  }
+  return [...tables.entries()].map(([title, group]) => {
+    const columns = columnsOf(group[0].scenario);
+    return {
+      head: [title, ...columns.map(([, t]) => t), "verified"],
+      body: group.map((s) => [
+        s.relay,
+        ...columns.map(([m]) => {
+          const stat = s.stats[m];
+          return stat ? `${fmt(stat.median)} (${fmt(stat.min)}–${fmt(stat.max)})` : "–";
+        }),
+        verdict(s),
+      ]),
+    };
+  });
+}
+
+/** The console table: one block per scenario variant, then the targets. */
+export function consoleTable(report: RunReport): string {
+  const out: string[] = [];
+  for (const { head, body } of rows(report.summaries)) {
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
+    out.push(line(head), ...body.map(line), "");
+  }
+  for (const r of report.relays.filter((r) => r.missing)) {
+    out.push(`${r.name}: missing (${r.missing})`);
+  }
+  out.push(`targets (medians of this run; value / limit)${QUICK_NOTE[report.mode] ?? ""}:`);
+  for (const t of report.targets) {
+    const state = stateOf(t);
+    out.push(`  ${state.padEnd(13)} ${fmt(t.value)} / ${fmt(t.limit)}  ${t.target}`);
+  }
+  return out.join("\n");
+}
+
+/** `REPORT.md`: machine, targets, every table, the chart and the profile findings if any. */
+export function markdown(report: RunReport): string {
+  const out = [
+    "# layim-ws bench report",
+    "",
+    `Run ${report.started} → ${report.finished}, mode \`${report.mode}\`, ` +
+    `${report.repeats} repeat(s), scenarios interleaved (each relay a fresh process per run). ` +
+    "Figures: median (min–max) over the repeats; ratios are of medians. " +
+    "Server CPU is utime+stime of the relay process from `/proc/PID/stat`.",
+    "",
+    "## Machine",
+    "",
+    ...Object.entries(report.machine).map(([k, v]) => `- ${k}: ${v}`),
+    "",
+    "## Relays",
+    "",
+    ...report.relays.map((r) =>
+      `- \`${r.name}\`: ${r.label}${r.version ? ` — ${r.version}` : ""}` +
+      (r.missing ? ` — **missing**: ${r.missing}` : "")
+    ),
+    "",
+    "## Targets",
+    "",
+    ...(QUICK_NOTE[report.mode] ? [`Mode \`${report.mode}\`${QUICK_NOTE[report.mode]}.`, ""] : []),
+    "| target | value | limit | |",
+    "|---|---|---|---|",
+    ...report.targets.map((t) =>
+      `| ${t.target} | ${fmt(t.value)} | ${t.atLeast ? "≥ " : "≤ "}${fmt(t.limit)} | ${
+        stateOf(t)
+      } |`
+    ),
+    "",
+    ...report.targets.map((t) =>
+      `- ${t.target}: ${t.detail}${t.capped ? `; capped: ${t.capped}` : ""}`
+    ),
+    "",
+    "## CPU per message",
+    "",
+    "![Server CPU per delivered message by relay, and its growth with pairs and content size](cpu.svg)",
+    "",
+    "## Scenarios",
+    "",
+    ...report.scenarios.map((s) => `- \`${s.name}\`: ${s.description}`),
+    "",
+  ];
+  for (const { head, body } of rows(report.summaries)) {
+    out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
+    out.push(...body.map((r) => `| ${r.join(" | ")} |`), "");
+  }
+  if (report.profile) {
+    out.push("## Where the reference relay's time goes", "", report.profile, "");
+  }
+  return out.join("\n");
+}
+
+const COLORS: Record<string, string> = {
+  ref: "#d62728",
+  min: "#1f77b4",
+  node: "#2ca02c",
+  seed: "#9467bd",
+};
+const color = (relay: string) => COLORS[relay] ?? "#7f7f7f";
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A "nice" upper bound for an axis. */
+function niceMax(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((v) => v >= value)!;
+}
+
+interface Panel {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Maps values to y coordinates of a panel, with the values to draw grid lines at. */
+interface YScale {
+  y(value: number): number;
+  ticks: number[];
+}
+
+function linear(p: Panel, max: number): YScale {
+  return { y: (v) => p.y + p.h - (p.h * v) / max, ticks: [0, 1, 2, 3, 4].map((i) => max * i / 4) };
+}
+
+/** Decades from below the smallest to above the largest value. */
+function logarithmic(p: Panel, values: number[]): YScale {
+  const positive = values.filter((v) => v > 0);
+  const lo = Math.floor(Math.log10(Math.min(...positive, 1)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...positive, 10))));
+  return {
+    y: (v) => p.y + p.h - (p.h * (Math.log10(Math.max(v, 10 ** lo)) - lo)) / (hi - lo),
+    ticks: Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)),
+  };
+}
+
+function axis(p: Panel, scale: YScale, title: string, label: string): string[] {
+  const out = [
+    `<text x="${p.x + p.w / 2}" y="${p.y - 12}" text-anchor="middle" font-weight="bold">${
+      escape(title)
+    }</text>`,
+    `<text x="${p.x - 38}" y="${p.y + p.h / 2}" text-anchor="middle" transform="rotate(-90 ${
+      p.x - 38
+    } ${p.y + p.h / 2})">${escape(label)}</text>`,
+  ];
+  for (const tick of scale.ticks) {
+    const y = scale.y(tick);
+    out.push(
+      `<line x1="${p.x}" y1="${y}" x2="${p.x + p.w}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${p.x - 4}" y="${y + 4}" text-anchor="end">${fmt(tick)}</text>`,
+    );
+  }
+  out.push(
+    `<line x1="${p.x}" y1="${p.y + p.h}" x2="${p.x + p.w}" y2="${p.y + p.h}" stroke="#333"/>`,
+  );
+  return out;
+}
+
+function bars(p: Panel, summaries: readonly Summary[]): string[] {
+  const items = summaries
+    .filter((s) => s.scenario === "saturation" || s.scenario === "saturation-v1")
+    .filter((s) => s.stats.cpuUsPerMsg)
+    .map((s) => ({
+      label: s.scenario === "saturation" ? s.relay : `${s.relay} v1+ack`,
+      relay: s.relay,
+      stat: s.stats.cpuUsPerMsg,
+    }));
+  const scale = linear(p, niceMax(Math.max(0, ...items.map((i) => i.stat.max))));
+  const out = axis(p, scale, "Saturation: server CPU per message", "µs per delivered message");
+  const slot = p.w / Math.max(1, items.length);
+  items.forEach((item, i) => {
+    const x = p.x + slot * i + slot * 0.15;
+    const w = slot * 0.7;
+    const y = scale.y;
+    out.push(
+      `<rect x="${x}" y="${y(item.stat.median)}" width="${w}" height="${
+        p.y + p.h - y(item.stat.median)
+      }" fill="${color(item.relay)}" opacity="${item.label.includes("v1") ? 0.55 : 0.9}"/>`,
+      `<line x1="${x + w / 2}" y1="${y(item.stat.min)}" x2="${x + w / 2}" y2="${
+        y(item.stat.max)
+      }" stroke="#000"/>`,
+      `<text x="${x + w / 2}" y="${y(item.stat.max) - 4}" text-anchor="middle">${
+        fmt(item.stat.median)
+      }</text>`,
+      `<text x="${x + w / 2}" y="${p.y + p.h + 14}" text-anchor="middle">${
+        escape(item.label)
+      }</text>`,
+    );
+  });
+  return out;
+}
+
+function curves(
+  p: Panel,
+  summaries: readonly Summary[],
+  scenario: string,
+  title: string,
+  xLabel: string,
+  log: boolean,
+): string[] {
+  const series = new Map<string, Summary[]>();
+  for (const s of summaries) {
+    if (s.scenario !== scenario || s.x === undefined || !s.stats.cpuUsPerMsg) continue;
+    series.get(s.relay)?.push(s) ?? series.set(s.relay, [s]);
+  }
+  const all = [...series.values()].flat();
+  const medians = all.map((s) => s.stats.cpuUsPerMsg.median);
+  const scale = log ? logarithmic(p, medians) : linear(p, niceMax(Math.max(0, ...medians)));
+  const xs = [...new Set(all.map((s) => s.x!))].sort((a, b) => a - b);
+  const out = axis(p, scale, title, `µs per delivered message${log ? " (log)" : ""}`);
+  const lx = (v: number) =>
+    xs.length < 2 ? p.x + p.w / 2 : p.x + 10 + ((p.w - 20) * Math.log(v / xs[0])) /
+        Math.log(xs[xs.length - 1] / xs[0]);
+  const ly = scale.y;
+  for (const v of xs) {
+    out.push(`<text x="${lx(v)}" y="${p.y + p.h + 14}" text-anchor="middle">${fmt(v)}</text>`);
+  }
+  out.push(
+    `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 30}" text-anchor="middle">${
+      escape(xLabel)
+    }</text>`,
+  );
+  let legend = 0;
+  for (const [relay, points] of series) {
+    points.sort((a, b) => a.x! - b.x!);
+    const path = points.map((s) => `${lx(s.x!)},${ly(s.stats.cpuUsPerMsg.median)}`).join(" ");
+    out.push(
+      `<polyline points="${path}" fill="none" stroke="${color(relay)}" stroke-width="2"/>`,
+      ...points.map((s) =>
+        `<circle cx="${lx(s.x!)}" cy="${ly(s.stats.cpuUsPerMsg.median)}" r="3" fill="${
+          color(relay)
+        }"/>`
+      ),
+      `<text x="${p.x + 8}" y="${p.y + 14 + 14 * legend++}" fill="${color(relay)}">${
+        escape(relay)
+      }</text>`,
+    );
+  }
+  return out;
+}
+
+/** `cpu.svg`: saturation CPU per message by relay, and the two growth curves. */
+export function chart(summaries: readonly Summary[]): string {
+  const h = 220;
+  const body = [
+    ...bars({ x: 60, y: 40, w: 300, h }, summaries),
+    ...curves(
+      { x: 440, y: 40, w: 240, h },
+      summaries,
+      "growth-pairs",
+      "CPU per message vs pairs",
+      "pairs (log scale)",
+      false,
+    ),
+    ...curves(
+      { x: 760, y: 40, w: 240, h },
+      summaries,
+      "growth-size",
+      "CPU per message vs content",
+      "content bytes (log scale)",
+      true,
+    ),
+  ];
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="1030" height="310" viewBox="0 0 1030 310" ` +
+    `font-family="sans-serif" font-size="11">`,
+    `<rect width="1030" height="310" fill="#fff"/>`,
+    ...body,
+    "</svg>",
+    "",
+  ].join("\n");
+}

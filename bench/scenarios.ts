@@ -1,0 +1,309 @@
+/**
+ * The bench scenarios: what each measures, with what parameters in the full and the `--quick`
+ * mode. Each variant runs against one relay and returns flat numeric metrics; every scenario
+ * bounds its time and message count and verifies every delivery (see `load.ts`).
+ *
+ * @module
+ */
+import {
+  connectRate,
+  offerRate,
+  type Profile,
+  saturate,
+  type SaturationResult,
+  type Target,
+} from "./load.ts";
+import { openFileLimit, ProcessProbe } from "./proc.ts";
+
+/** Scenario names, in run order. */
+export const SCENARIO_NAMES = [
+  "saturation",
+  "saturation-v1",
+  "latency",
+  "idle",
+  "connect",
+  "growth-pairs",
+  "growth-size",
+] as const;
+
+/** A scenario name (`--only`). */
+export type ScenarioName = typeof SCENARIO_NAMES[number];
+
+/** `full`: the default run (~10 min with 4 relays, 3 repeats); `quick`: seconds, for tests. */
+export type Mode = "full" | "quick";
+
+/** Metrics of one run of one variant against one relay. */
+export type Metrics = Record<string, number>;
+
+/** One parameter set of a scenario. */
+export interface Variant {
+  /** e.g. `pairs=100`; `""` when the scenario has one variant. */
+  label: string;
+  /** The x value of growth curves. */
+  x?: number;
+  run(target: Target): Promise<Metrics>;
+}
+
+/** A scenario: a profile and its variants. */
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  profile: Profile;
+  /** Name of the figure compared between relays. */
+  key: string;
+  /** The relays run with their default settings (the reference relay without `--rate`). */
+  defaults?: boolean;
+  variants(mode: Mode): Variant[];
+}
+
+const toMetrics = (result: object): Metrics =>
+  Object.fromEntries(
+    Object.entries(result).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v]),
+  );
+
+/** Undelivered messages allowed per direction: 32, fewer for large content (≤ 512 KiB). */
+const windowFor = (contentBytes: number) =>
+  Math.max(1, Math.min(32, Math.floor(512 * 1024 / contentBytes)));
+
+function saturation(
+  profile: Profile,
+  o: {
+    pairs: number;
+    messages: number;
+    contentBytes: number;
+    window?: number;
+    label?: string;
+    x?: number;
+  },
+): Variant {
+  return {
+    label: o.label ?? "",
+    x: o.x,
+    run: async (target) =>
+      toMetrics(
+        await saturate({ ...target, profile }, {
+          pairs: o.pairs,
+          messages: o.messages,
+          warmup: Math.max(1000, Math.round(o.messages / 10)),
+          window: o.window ?? windowFor(o.contentBytes),
+          contentBytes: o.contentBytes,
+          ack: profile === "v1",
+          timeoutMs: 180_000,
+        }),
+      ),
+  };
+}
+
+/** Idle: hold identified connections (in helper processes), RSS per connection, then a sample. */
+async function idle(target: Target, wanted: number, sample: number): Promise<Metrics> {
+  if (target.pid === undefined) throw new Error("the idle scenario needs the server's pid");
+  const probe = await ProcessProbe.open(target.pid);
+  // Warm the relay (JIT, buffers) before the baseline, as the other scenarios do.
+  await saturate(target, {
+    pairs: 5,
+    messages: 2000,
+    warmup: 200,
+    window: 8,
+    contentBytes: 100,
+    timeoutMs: 30_000,
+  });
+  const baseRss = probe.rssBytes();
+  // The relay needs one descriptor per connection plus its own: stay under its open files limit.
+  const limit = Math.min(openFileLimit(), 1e9);
+  const total = Math.min(wanted, limit - probe.openFds() - 64);
+  const holders = Math.ceil((total - 2 * sample) / 9000);
+  const shares = Array.from(
+    { length: holders },
+    (_, i) =>
+      Math.floor((total - 2 * sample) / holders) + (i === 0 ? (total - 2 * sample) % holders : 0),
+  );
+  const children = shares.map((count) => new Holder(target, count));
+  try {
+    const reports = await Promise.all(children.map((child) => child.report()));
+    const held = reports.reduce((n, r) => n + r.held, 0);
+    const verified = reports.reduce((n, r) => n + r.verified, 0);
+    const heldRss = probe.rssBytes();
+    const exchange: SaturationResult = await saturate(target, {
+      pairs: sample,
+      messages: sample * 200,
+      warmup: sample * 20,
+      window: 8,
+      contentBytes: 100,
+      timeoutMs: 60_000,
+    });
+    return {
+      wanted,
+      attempted: total,
+      held: held + 2 * sample,
+      unverified: held - verified,
+      rssBaseMiB: baseRss / 2 ** 20,
+      rssHeldMiB: heldRss / 2 ** 20,
+      rssPerConnKiB: (heldRss - baseRss) / held / 1024,
+      sampleMsgsPerSec: exchange.msgsPerSec,
+      lost: exchange.lost + held - verified,
+      outOfOrder: exchange.outOfOrder,
+      duplicates: exchange.duplicates,
+      misrouted: exchange.misrouted,
+      errors: exchange.errors,
+    };
+  } finally {
+    await Promise.all(children.map((child) => child.close()));
+  }
+}
+
+/** A `load.ts hold` process: it holds connections until its standard input closes. */
+class Holder {
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: ReadableStreamDefaultReader<string>;
+
+  constructor(target: Target, count: number) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("load.ts", import.meta.url).pathname,
+        "hold",
+        "--url",
+        target.url,
+        "--profile",
+        target.profile,
+        "--count",
+        String(count),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /** Waits for the `{"held","verified"}` line. */
+  async report(): Promise<{ held: number; verified: number }> {
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await this.#lines.read();
+      if (done) throw new Error("a holder process ended before holding its connections");
+      text += value;
+    }
+    return JSON.parse(text);
+  }
+
+  /** Closes its standard input and waits for it to exit. */
+  async close(): Promise<void> {
+    await this.#child.stdin.close().catch(() => {});
+    while (!(await this.#lines.read()).done) { /* drain until exit */ }
+    await this.#child.status;
+  }
+}
+
+/** The scenarios, in run order. */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: "saturation",
+    description: "legacy, 50 pairs both ways, a window of 32 outstanding per direction, " +
+      "200,000 messages (+10% warm-up); server CPU µs per delivered message",
+    profile: "legacy",
+    key: "cpuUsPerMsg",
+    variants: (mode) => [
+      mode === "quick"
+        ? saturation("legacy", { pairs: 10, messages: 4000, contentBytes: 100 })
+        : saturation("legacy", { pairs: 50, messages: 200_000, contentBytes: 100 }),
+    ],
+  },
+  {
+    name: "saturation-v1",
+    description: "as saturation, v1 profile, every message with a ref and its ack awaited",
+    profile: "v1",
+    key: "cpuUsPerMsg",
+    variants: (mode) => [
+      mode === "quick"
+        ? saturation("v1", { pairs: 10, messages: 4000, contentBytes: 100 })
+        : saturation("v1", { pairs: 50, messages: 200_000, contentBytes: 100 }),
+    ],
+  },
+  {
+    name: "latency",
+    description: "legacy, 50 pairs, 5,000 msg/s offered for 10 s (after 1 s warm-up); " +
+      "delivery latency percentiles",
+    profile: "legacy",
+    key: "p99Ms",
+    variants: (mode) => {
+      const o = mode === "quick"
+        ? { pairs: 10, rate: 1000, seconds: 0.5, warmupSeconds: 0.1 }
+        : { pairs: 50, rate: 5000, seconds: 10, warmupSeconds: 1 };
+      return [{
+        label: "",
+        run: async (target) =>
+          toMetrics(await offerRate({ ...target, profile: "legacy" }, { ...o, contentBytes: 100 })),
+      }];
+    },
+  },
+  {
+    name: "idle",
+    description: "legacy, 20,000 identified idle connections (capped by the open files limit), " +
+      "relays with their default settings, server RSS per connection; then 50 pairs exchange " +
+      "10,000 messages",
+    profile: "legacy",
+    key: "rssPerConnKiB",
+    defaults: true,
+    variants: (mode) => [{
+      label: "",
+      run: (target) =>
+        mode === "quick"
+          ? idle({ ...target, profile: "legacy" }, 300, 5)
+          : idle({ ...target, profile: "legacy" }, 20_000, 50),
+    }],
+  },
+  {
+    name: "connect",
+    description: "legacy, 1,000 pairs, 32 at a time: connect + identify both, one delivery " +
+      "each way; connections per second",
+    profile: "legacy",
+    key: "connsPerSec",
+    variants: (mode) => [{
+      label: "",
+      run: async (target) =>
+        toMetrics(
+          await connectRate(
+            { ...target, profile: "legacy" },
+            mode === "quick" ? { pairs: 20, concurrency: 8 } : { pairs: 1000, concurrency: 32 },
+          ),
+        ),
+    }],
+  },
+  {
+    name: "growth-pairs",
+    description: "legacy saturation at 10, 100, 1,000 pairs (60,000 messages each), the same " +
+      "window of 4 per direction at every size (so each connection batches alike and what " +
+      "grows is the number of connections); CPU per message should stay flat",
+    profile: "legacy",
+    key: "cpuUsPerMsg",
+    variants: (mode) =>
+      (mode === "quick" ? [2, 10, 50] : [10, 100, 1000]).map((pairs) =>
+        saturation("legacy", {
+          pairs,
+          messages: mode === "quick" ? 2000 : 60_000,
+          contentBytes: 100,
+          window: 4,
+          label: `pairs=${pairs}`,
+          x: pairs,
+        })
+      ),
+  },
+  {
+    name: "growth-size",
+    description: "legacy saturation, 50 pairs, content of 100 B, 4 KiB, 60 KiB",
+    profile: "legacy",
+    key: "cpuUsPerMsg",
+    variants: (mode) =>
+      ([[100, 60_000], [4096, 30_000], [61_440, 6000]] as const).map(([contentBytes, messages]) =>
+        saturation("legacy", {
+          pairs: mode === "quick" ? 5 : 50,
+          messages: mode === "quick" ? Math.round(messages / 30) : messages,
+          contentBytes,
+          label: `content=${contentBytes}B`,
+          x: contentBytes,
+        })
+      ),
+  },
+];
