@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { DEFAULT_LIMITS } from "../schemas/protocol.ts";
-import { resolveLimits, TokenBucket, tooLarge, utf8Length } from "./limits.ts";
+import { resolveLimits, TokenBucket, tooLarge } from "./limits.ts";
 
 Deno.test("token bucket allows a burst, then refills at the rate", () => {
   const bucket = new TokenBucket(10, 3, 0);
@@ -20,12 +20,6 @@ Deno.test("token bucket allows a burst, then refills at the rate", () => {
   ]);
 });
 
-Deno.test("utf8Length counts UTF-8 bytes like TextEncoder", () => {
-  for (const s of ["", "abc", "é", "微笑", "😀", "a😀b", "\ud800", "\udc00x", "\ud800\ud800"]) {
-    assertEquals(utf8Length(s), new TextEncoder().encode(s).length, JSON.stringify(s));
-  }
-});
-
 Deno.test("tooLarge decides short frames by length and long ones by UTF-8 bytes", () => {
   assertEquals(tooLarge("a".repeat(10), 30), false);
   assertEquals(tooLarge("a".repeat(31), 30), true);
@@ -33,6 +27,21 @@ Deno.test("tooLarge decides short frames by length and long ones by UTF-8 bytes"
   assertEquals(tooLarge("é".repeat(16), 30), true);
   assertEquals(tooLarge("微".repeat(10), 30), false);
   assertEquals(tooLarge("微".repeat(11), 30), true);
+  // A 4-byte character that would straddle the limit makes the frame too large.
+  assertEquals(tooLarge("a".repeat(26) + "😀", 30), false);
+  assertEquals(tooLarge("a".repeat(27) + "😀", 30), true);
+});
+
+Deno.test("tooLarge agrees with TextEncoder around the default limit", () => {
+  const max = DEFAULT_LIMITS.maxFrameBytes;
+  for (const unit of ["a", "é", "微", "😀"]) {
+    for (const extra of [-1, 0, 1]) {
+      const bytes = new TextEncoder().encode(unit).length;
+      const text = unit.repeat(Math.floor(max / bytes) + extra);
+      const expected = new TextEncoder().encode(text).length > max;
+      assertEquals(tooLarge(text, max), expected, `${unit} × ${text.length / unit.length}`);
+    }
+  }
 });
 
 Deno.test("resolveLimits fills defaults and refuses values that are not positive integers", () => {
