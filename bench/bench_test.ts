@@ -26,6 +26,7 @@ Deno.test("bench --quick runs every scenario against ref and min with zero loss"
     const ran = new Set(report.summaries.map((s) => `${s.scenario}/${s.relay}`));
     for (const scenario of SCENARIO_NAMES) assert(ran.has(`${scenario}/ref`), scenario);
     assert(!ran.has("saturation-v1/min"), "the minimal relay speaks legacy only");
+    assert(!ran.has("multinode/min"), "multinode runs against the reference relay only");
     assertEquals(report.targets.filter((t) => t.value === undefined).map((t) => t.target), [
       "legacy saturation CPU/msg: ref ≤ 0.85 × Node ws",
       "legacy saturation CPU/msg: ref ≤ 0.50 × seed Python",
@@ -34,6 +35,37 @@ Deno.test("bench --quick runs every scenario against ref and min with zero loss"
     assertEquals(json.cells.length, report.cells.length);
     assertStringIncludes(await Deno.readTextFile(`${out}/REPORT.md`), "](cpu.svg)");
     assertMatch(await Deno.readTextFile(`${out}/cpu.svg`), /^<svg [^>]+>[\s\S]*<\/svg>\n$/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("a multinode-only run writes multinode.json beside the full run, keeping latest.json", async () => {
+  const out = await Deno.makeTempDir({ prefix: "layim-ws-bench-" });
+  try {
+    const full = `${new URL("results", import.meta.url).pathname}/latest.json`;
+    await Deno.copyFile(full, `${out}/latest.json`);
+    const report = await runBench({
+      mode: "quick",
+      scenarios: ["multinode"],
+      relays: ["ref", "min"],
+      repeats: 1,
+      profile: false,
+      out,
+      log: () => {},
+    });
+    assertEquals(
+      report.summaries.map((s) => [s.variant, s.relay, s.errors, s.failures]),
+      ["nodes=1", "nodes=2", "nodes=1 v1+ack", "nodes=2 v1+ack"].map((v) => [v, "ref", [], 0]),
+    );
+    const two = report.summaries.find((s) => s.variant === "nodes=2")!.stats;
+    for (const part of ["node1", "node2", "redis"]) assert(`cpuUsPerMsgBy.${part}` in two, part);
+    assertEquals(await Deno.readTextFile(`${out}/latest.json`), await Deno.readTextFile(full));
+    const side = JSON.parse(await Deno.readTextFile(`${out}/multinode.json`));
+    assertEquals(side.cells.length, 4);
+    const md = await Deno.readTextFile(`${out}/REPORT.md`);
+    assertStringIncludes(md, "## Targets");
+    assertStringIncludes(md, "| legacy | one node | two nodes via Redis | ratio |");
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -17,9 +17,13 @@ export type Profile = "legacy" | "v1";
 export interface Target {
   /** `ws://host:port/path`. */
   url: string;
+  /** Another node of the same relay: the second peer of every pair connects there instead. */
+  urlB?: string;
   profile: Profile;
   /** Server process, for CPU and memory figures; absent for an external relay. */
   pid?: number;
+  /** Further server processes (another node, Redis): in the server's CPU, and reported apart. */
+  pids?: Record<string, number>;
 }
 
 /** Delivery verification counts; every one of them must be 0. */
@@ -215,7 +219,6 @@ export class Load {
   readonly target: Target;
   readonly contentBytes: number;
   readonly ack: boolean;
-  readonly origin: string;
   readonly prefix = `b${crypto.randomUUID().slice(0, 8)}-`;
   readonly peers: Peer[] = [];
   readonly streams: Stream[] = [];
@@ -229,11 +232,12 @@ export class Load {
     this.target = target;
     this.contentBytes = contentBytes;
     this.ack = ack;
-    const url = new URL(target.url);
-    this.origin = `http://${url.host}`;
   }
 
-  /** Opens and identifies `count` peers, `concurrency` handshakes at a time. */
+  /**
+   * Opens and identifies `count` peers, `concurrency` handshakes at a time; with `urlB`, every
+   * odd one on that node (so both streams of a pair of consecutive peers cross nodes).
+   */
   async open(count: number, concurrency: number): Promise<Peer[]> {
     const opened: Peer[] = new Array(count);
     const first = this.peers.length;
@@ -241,18 +245,19 @@ export class Load {
     const worker = async () => {
       while (next < count) {
         const index = next++;
-        opened[index] = await this.connect(`${this.prefix}${first + index}`);
+        const url = (first + index) % 2 === 1 ? this.target.urlB : undefined;
+        opened[index] = await this.connect(`${this.prefix}${first + index}`, url);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     return opened;
   }
 
-  /** Opens one peer identified as `id` (v1: resolves after its `ready`). */
-  async connect(id: string): Promise<Peer> {
-    const ws = await connectWs(this.target.url, {
+  /** Opens one peer identified as `id` on `url` (v1: resolves after its `ready`). */
+  async connect(id: string, url = this.target.url): Promise<Peer> {
+    const ws = await connectWs(url, {
       protocol: this.target.profile === "v1" ? "layim-ws.v1" : undefined,
-      origin: this.origin,
+      origin: `http://${new URL(url).host}`,
     });
     const peer = new Peer(this, id, ws);
     this.peers.push(peer);

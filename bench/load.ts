@@ -7,6 +7,8 @@
  * ```sh
  * deno run -A bench/load.ts --url ws://127.0.0.1:8080/ws --profile v1 --ack --pairs 50
  * deno run -A bench/load.ts --url ws://127.0.0.1:8080/ws --rate 5000 --seconds 10
+ * # two nodes: the second peer of every pair on the other one, so every message crosses them
+ * deno run -A bench/load.ts --url ws://127.0.0.1:8080/ws --url-b ws://127.0.0.1:8081/ws
  * ```
  *
  * `hold` (used by the idle scenario, one process per share of the connections because of the
@@ -37,6 +39,8 @@ export interface SaturationResult extends Verification {
   msgsPerSec: number;
   /** Server CPU (user + system) per delivered message, µs; NaN without a pid. */
   cpuUsPerMsg: number;
+  /** The part of each of the target's `pids` in it, by name. */
+  cpuUsPerMsgBy: Record<string, number>;
   /** This load generator's own CPU per delivered message, µs (it shares the machine). */
   genCpuUsPerMsg: number;
   timedOut: boolean;
@@ -54,6 +58,7 @@ export interface RateResult extends Verification {
   /** Rate actually achieved by the sender, msg/s. */
   offeredPerSec: number;
   cpuUsPerMsg: number;
+  cpuUsPerMsgBy: Record<string, number>;
   timedOut: boolean;
 }
 
@@ -71,9 +76,33 @@ export interface ConnectResult extends Verification {
   resent: number;
 }
 
-function cpuReader(target: Target): Promise<() => number> {
-  if (target.pid === undefined) return Promise.resolve(() => NaN);
-  return ProcessProbe.open(target.pid).then((probe) => () => probe.cpuMicros());
+/** The server's CPU so far, µs: `pid` plus every process of `pids` (NaN with neither). */
+async function cpuReader(target: Target): Promise<() => number> {
+  const pids = [target.pid, ...Object.values(target.pids ?? {})].filter((p) => p !== undefined);
+  if (pids.length === 0) return () => NaN;
+  const probes = await Promise.all(pids.map((pid) => ProcessProbe.open(pid)));
+  return () => probes.reduce((sum, probe) => sum + probe.cpuMicros(), 0);
+}
+
+/** The CPU so far of each process of the target's `pids`, µs, by name. */
+async function cpuByProcess(target: Target): Promise<() => Record<string, number>> {
+  const probes = await Promise.all(
+    Object.entries(target.pids ?? {}).map(async ([name, pid]) =>
+      [name, await ProcessProbe.open(pid)] as const
+    ),
+  );
+  return () => Object.fromEntries(probes.map(([name, probe]) => [name, probe.cpuMicros()]));
+}
+
+/** Each process's CPU between two readings, per message. */
+function perMessage(
+  start: Record<string, number>,
+  end: Record<string, number>,
+  messages: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(end).map(([name, us]) => [name, (us - start[name]) / messages]),
+  );
 }
 
 /** Options of {@linkcode saturate}. */
@@ -108,10 +137,12 @@ export async function saturate(target: Target, o: SaturationOptions): Promise<Sa
     const total = perStream * streams.length;
     const warmup = total - o.messages;
     const cpu = await cpuReader(target);
-    const ownCpu = await cpuReader({ ...target, pid: Deno.pid });
+    const cpuBy = await cpuByProcess(target);
+    const ownCpu = await cpuReader({ url: target.url, profile: target.profile, pid: Deno.pid });
     let delivered = 0;
     let acked = 0;
     let startCpu = cpu();
+    let startCpuBy = cpuBy();
     let startOwnCpu = ownCpu();
     let startTime = performance.now();
     const finished = new Promise<void>((resolve) => {
@@ -121,6 +152,7 @@ export async function saturate(target: Target, o: SaturationOptions): Promise<Sa
       load.onDelivered = (stream) => {
         if (++delivered === warmup) {
           startCpu = cpu();
+          startCpuBy = cpuBy();
           startOwnCpu = ownCpu();
           startTime = performance.now();
         }
@@ -142,6 +174,7 @@ export async function saturate(target: Target, o: SaturationOptions): Promise<Sa
       seconds,
       msgsPerSec: measured / seconds,
       cpuUsPerMsg,
+      cpuUsPerMsgBy: perMessage(startCpuBy, cpuBy(), measured),
       genCpuUsPerMsg: (ownCpu() - startOwnCpu) / measured,
       timedOut,
       ...load.verification(),
@@ -185,9 +218,11 @@ export async function offerRate(target: Target, o: RateOptions): Promise<RateRes
     let delivered = 0;
     let acked = 0;
     const cpu = await cpuReader(target);
+    const cpuBy = await cpuByProcess(target);
     const start = performance.now();
     const measureFrom = start + o.warmupSeconds * 1000;
     let startCpu = NaN;
+    let startCpuBy: Record<string, number> = {};
     const finished = new Promise<void>((resolve) => {
       const check = () => {
         if (delivered === total && (!load.ack || acked === total)) resolve();
@@ -209,7 +244,10 @@ export async function offerRate(target: Target, o: RateOptions): Promise<RateRes
     let offered = 0;
     while (offered < total) {
       const now = performance.now();
-      if (Number.isNaN(startCpu) && now >= measureFrom) startCpu = cpu();
+      if (Number.isNaN(startCpu) && now >= measureFrom) {
+        startCpu = cpu();
+        startCpuBy = cpuBy();
+      }
       const due = Math.min(total, Math.floor((now - start) * o.rate / 1000));
       for (; offered < due; offered++) streams[offered % streams.length].sendNext();
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -229,6 +267,7 @@ export async function offerRate(target: Target, o: RateOptions): Promise<RateRes
       p99WindowMedianMs: quantile(p99Windows, 0.5),
       offeredPerSec: total / sendSeconds,
       cpuUsPerMsg: cpuUsed / samples,
+      cpuUsPerMsgBy: perMessage(startCpuBy, cpuBy(), samples),
       timedOut,
       ...load.verification(),
     };
@@ -343,6 +382,7 @@ async function main(args: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       url: { type: "string" },
+      "url-b": { type: "string" },
       profile: { type: "string", default: "legacy" },
       ack: { type: "boolean", default: false },
       pid: { type: "string" },
@@ -356,10 +396,13 @@ async function main(args: string[]): Promise<void> {
     },
   });
   if (!values.url || (values.profile !== "legacy" && values.profile !== "v1")) {
-    throw new Error("usage: load.ts [hold] --url ws://HOST:PORT/PATH [--profile legacy|v1] …");
+    throw new Error(
+      "usage: load.ts [hold] --url ws://HOST:PORT/PATH [--url-b WS_URL] [--profile legacy|v1] …",
+    );
   }
   const target: Target = {
     url: values.url,
+    urlB: values["url-b"],
     profile: values.profile,
     pid: values.pid === undefined ? undefined : positive(values.pid, 0),
   };

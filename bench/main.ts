@@ -9,7 +9,13 @@
  * deno task bench --only saturation --relays ref,min --repeat 5
  * deno task bench --url ws://127.0.0.1:8080/ws --pid 1234   # an external relay
  * deno task bench --profile             # also profile the reference relay under saturation
+ * deno task bench --only multinode       # one node vs two via Redis: writes multinode.json
  * ```
+ *
+ * A run of the multinode scenario alone sits beside the last full run instead of replacing it:
+ * it writes `multinode.json` and renders `REPORT.md` again from `latest.json` with it, leaving
+ * `latest.json` and `cpu.svg` as they were. The report shows the newer multinode figures of the
+ * two files.
  *
  * Exits 1 when a run fails or any delivery was lost, reordered, duplicated or misrouted.
  *
@@ -19,7 +25,14 @@ import { parseArgs } from "node:util";
 import type { Target } from "./load.ts";
 import { clockTicksPerSecond, openFileLimit } from "./proc.ts";
 import { profileMarkdown, summarizeProfile } from "./profile.ts";
-import { RELAY_NAMES, type RelayName, RELAYS, type RelaySpec, startRelay } from "./relays.ts";
+import {
+  type Deployment,
+  RELAY_NAMES,
+  type RelayName,
+  RELAYS,
+  type RelaySpec,
+  startRelay,
+} from "./relays.ts";
 import {
   type Cell,
   chart,
@@ -106,6 +119,21 @@ function headline(metrics: Record<string, number>, key: string): string {
   ].join(", ");
 }
 
+/** Starts one relay of `spec` for a run (the default when a variant starts nothing itself). */
+async function startOne(spec: RelaySpec, defaults?: boolean): Promise<Deployment> {
+  const relay = await startRelay(spec, { defaults });
+  return { target: { url: relay.url, pid: relay.pid }, stop: () => relay.stop() };
+}
+
+/** A run of the multinode scenario alone: it sits beside the last full run (see above). */
+function besideFullRun(o: BenchOptions): boolean {
+  return !o.url && o.scenarios.length > 0 && o.scenarios.every((s) => s === "multinode");
+}
+
+async function readReport(path: string): Promise<RunReport | undefined> {
+  return await Deno.readTextFile(path).then(JSON.parse).catch(() => undefined);
+}
+
 /** Runs the bench and writes the results; resolves to the report. */
 export async function runBench(o: BenchOptions): Promise<RunReport> {
   const started = new Date().toISOString();
@@ -113,7 +141,15 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
   const relays = await runnables(o);
   for (const r of relays) if (r.info.missing) o.log(`${r.info.name}: missing (${r.info.missing})`);
   const usable = relays.filter((r) => !r.info.missing);
-  const scenarios = SCENARIOS.filter((s) => o.scenarios.includes(s.name));
+  const missing = new Map<ScenarioName, string>();
+  for (const s of SCENARIOS.filter((s) => o.scenarios.includes(s.name))) {
+    const why = s.relays && (o.url || !s.relays.some((r) => o.relays.includes(r)))
+      ? `runs only against ${s.relays.join(", ")}, started by the bench (not with --url)`
+      : await s.prepare?.();
+    if (why) missing.set(s.name, why);
+    if (why) o.log(`${s.name}: missing (${why})`);
+  }
+  const scenarios = SCENARIOS.filter((s) => o.scenarios.includes(s.name) && !missing.has(s.name));
   const cells: Cell[] = [];
   for (let repeat = 1; repeat <= o.repeats; repeat++) {
     // Rotate the relay order each repeat, so none always runs first or right after another.
@@ -121,7 +157,11 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
     const order = [...usable.slice(shift), ...usable.slice(0, shift)];
     for (const scenario of scenarios) {
       for (const variant of scenario.variants(o.mode)) {
-        for (const relay of order.filter((r) => r.profiles.includes(scenario.profile))) {
+        const runs = order.filter((r) =>
+          r.profiles.includes(scenario.profile) &&
+          (!scenario.relays || scenario.relays.includes(r.info.name as RelayName))
+        );
+        for (const relay of runs) {
           const cell: Cell = {
             scenario: scenario.name,
             variant: variant.label,
@@ -131,13 +171,13 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
           };
           const began = performance.now();
           const running = relay.spec
-            ? await startRelay(relay.spec, { defaults: scenario.defaults })
+            ? await (variant.start?.(relay.spec) ?? startOne(relay.spec, scenario.defaults))
               .catch((e) => e as Error)
             : null;
           try {
             if (running instanceof Error) throw running;
             const target: Target = running
-              ? { url: running.url, profile: scenario.profile, pid: running.pid }
+              ? { ...running.target, profile: scenario.profile }
               : { url: o.url!, profile: scenario.profile, pid: o.pid };
             cell.metrics = await variant.run(target);
           } catch (error) {
@@ -167,16 +207,26 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
     finished: new Date().toISOString(),
     machine: info,
     relays: relays.map((r) => r.info),
-    scenarios: scenarios.map(({ name, description }) => ({ name, description })),
+    scenarios: SCENARIOS.filter((s) => o.scenarios.includes(s.name))
+      .map(({ name, description }) => ({ name, description, missing: missing.get(name) })),
     cells,
     summaries,
     targets: o.url ? [] : evaluateTargets(summaries),
     profile: o.profile && !o.url ? await profileReference(o) : undefined,
   };
   await Deno.mkdir(o.out, { recursive: true });
-  await Deno.writeTextFile(`${o.out}/latest.json`, JSON.stringify(report, null, 2) + "\n");
+  const json = (r: RunReport) => JSON.stringify(r, null, 2) + "\n";
+  if (besideFullRun(o)) {
+    report.targets = [];
+    await Deno.writeTextFile(`${o.out}/multinode.json`, json(report));
+    const full = await readReport(`${o.out}/latest.json`);
+    await Deno.writeTextFile(`${o.out}/REPORT.md`, markdown(full ?? report, report));
+    return report;
+  }
+  await Deno.writeTextFile(`${o.out}/latest.json`, json(report));
   await Deno.writeTextFile(`${o.out}/cpu.svg`, chart(summaries));
-  await Deno.writeTextFile(`${o.out}/REPORT.md`, markdown(report));
+  const side = await readReport(`${o.out}/multinode.json`);
+  await Deno.writeTextFile(`${o.out}/REPORT.md`, markdown(report, side));
   return report;
 }
 
@@ -277,7 +327,10 @@ if (import.meta.main) {
   }
   const report = await runBench(options);
   console.log(consoleTable(report));
-  console.log(`\nwritten: ${options.out}/latest.json, REPORT.md, cpu.svg`);
+  const files = besideFullRun(options)
+    ? "multinode.json, REPORT.md"
+    : "latest.json, REPORT.md, cpu.svg";
+  console.log(`\nwritten: ${options.out}/${files}`);
   const failed = report.summaries.some((s) => s.errors.length > 0 || s.failures > 0);
   Deno.exit(failed ? 1 : 0);
 }

@@ -7,7 +7,8 @@
  * @module
  */
 import { freePort } from "../testing/net.ts";
-import type { Profile } from "./load.ts";
+import { startRedis } from "../testing/redis.ts";
+import type { Profile, Target } from "./load.ts";
 
 /** Short names used by `--relays` and in the reports. */
 export type RelayName = "ref" | "min" | "node" | "seed";
@@ -225,6 +226,8 @@ export interface StartOptions {
   runtimeFlags?: readonly string[];
   /** Run with the relay's default settings (no bench limit flags). */
   defaults?: boolean;
+  /** Relay flags appended to its command line (e.g. the reference relay's `--redis URL`). */
+  args?: readonly string[];
 }
 
 /** Starts `spec` on a free port and waits until it accepts connections. */
@@ -232,7 +235,7 @@ export async function startRelay(spec: RelaySpec, o: StartOptions = {}): Promise
   const port = freePort();
   const [cmd, args] = spec.command(port, o.runtimeFlags ?? [], o.defaults === true);
   const child = new Deno.Command(cmd, {
-    args,
+    args: [...args, ...o.args ?? []],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -246,4 +249,71 @@ export async function startRelay(spec: RelaySpec, o: StartOptions = {}): Promise
     throw error;
   }
   return relay;
+}
+
+/** The processes a scenario started for one run, as the target of its load. */
+export interface Deployment {
+  target: Omit<Target, "profile">;
+  /** Stops every process, also after a failure. */
+  stop(): Promise<void>;
+}
+
+/** Why `redis-server` cannot run here, or undefined. */
+export async function redisMissing(): Promise<string | undefined> {
+  const probe = await run("redis-server", ["--version"]);
+  return probe.ok
+    ? undefined
+    : `redis-server not found (Debian: apt-get install redis-server): ${probe.out}`;
+}
+
+/** Asks a Redis server for its process id (`INFO server`), for its CPU figures. */
+async function redisPid(port: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode("INFO server\r\n"));
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16384);
+    let text = "";
+    while (!/^process_id:\d+\r$/m.test(text)) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error(`no process_id in Redis INFO:\n${text}`);
+      text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+    return Number(/^process_id:(\d+)\r$/m.exec(text)![1]);
+  } finally {
+    conn.close();
+  }
+}
+
+/** One node of `spec` on its own (no Redis); its CPU reported as `node1`. */
+export async function startOneNode(spec: RelaySpec): Promise<Deployment> {
+  const relay = await startRelay(spec);
+  return { target: { url: relay.url, pids: { node1: relay.pid } }, stop: () => relay.stop() };
+}
+
+/**
+ * Two nodes of `spec` sharing a fresh `redis-server` on a free loopback port (`--redis URL`):
+ * the target's `url` is node 1, its `urlB` node 2; CPU reported as `node1`, `node2`, `redis`.
+ */
+export async function startTwoNodes(spec: RelaySpec): Promise<Deployment> {
+  const redis = await startRedis();
+  const relays: RunningRelay[] = [];
+  const stop = async () => {
+    await Promise.all(relays.map((relay) => relay.stop()));
+    await redis.stop();
+  };
+  try {
+    const pid = await redisPid(redis.port);
+    for (let i = 0; i < 2; i++) {
+      relays.push(await startRelay(spec, { args: ["--redis", redis.url] }));
+    }
+    const [a, b] = relays;
+    return {
+      target: { url: a.url, urlB: b.url, pids: { node1: a.pid, node2: b.pid, redis: pid } },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -69,7 +69,8 @@ export interface RunReport {
   finished: string;
   machine: Record<string, string>;
   relays: RelayInfo[];
-  scenarios: { name: string; description: string }[];
+  /** The scenarios asked for; `missing`: why one could not run here. */
+  scenarios: { name: string; description: string; missing?: string }[];
   cells: Cell[];
   summaries: Summary[];
   targets: TargetResult[];
@@ -267,6 +268,16 @@ const COLUMNS: Record<string, [metric: string, title: string][]> = {
     "cpuUsPerConn",
     "CPU µs/conn",
   ]],
+  multinode: [
+    ["msgsPerSec", "msg/s"],
+    ["cpuUsPerMsg", "CPU µs/msg, all"],
+    ["cpuUsPerMsgBy.node1", "node 1"],
+    ["cpuUsPerMsgBy.node2", "node 2"],
+    ["cpuUsPerMsgBy.redis", "Redis"],
+    ["latency.p50Ms", "p50 ms"],
+    ["latency.p99Ms", "p99 ms"],
+    ["latency.p99WindowMedianMs", "p99 1 s-window median"],
+  ],
 };
 
 function columnsOf(scenario: string): [string, string][] {
@@ -308,7 +319,7 @@ export function consoleTable(report: RunReport): string {
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
     out.push(line(head), ...body.map(line), "");
   }
-  for (const r of report.relays.filter((r) => r.missing)) {
+  for (const r of [...report.relays, ...report.scenarios].filter((r) => r.missing)) {
     out.push(`${r.name}: missing (${r.missing})`);
   }
   out.push(`targets (medians of this run; value / limit)${QUICK_NOTE[report.mode] ?? ""}:`);
@@ -319,8 +330,72 @@ export function consoleTable(report: RunReport): string {
   return out.join("\n");
 }
 
-/** `REPORT.md`: machine, targets, every table, the chart and the profile findings if any. */
-export function markdown(report: RunReport): string {
+/** The multinode figures compared, one node vs two nodes via Redis, ratios two / one. */
+const MULTINODE_ROWS: [metric: string, title: string][] = [
+  ["msgsPerSec", "saturation msg/s"],
+  ["cpuUsPerMsg", "server CPU µs/msg, all processes"],
+  ["cpuUsPerMsgBy.node1", "— node 1"],
+  ["cpuUsPerMsgBy.node2", "— node 2"],
+  ["cpuUsPerMsgBy.redis", "— redis-server"],
+  ["latency.p50Ms", "latency p50 ms (2,000 msg/s offered)"],
+  ["latency.p99Ms", "latency p99 ms"],
+  ["latency.p99WindowMedianMs", "latency p99, median of 1-s windows"],
+  ["latency.cpuUsPerMsg", "server CPU µs/msg at 2,000 msg/s, all processes"],
+];
+
+/**
+ * The "several nodes" section: from `report`, or from `side` (a multinode-only run) when that is
+ * newer or `report` has no multinode figures.
+ */
+function multinodeSection(report: RunReport, side?: RunReport): string[] {
+  const has = (r?: RunReport) => r?.scenarios.some((s) => s.name === "multinode") ? r : undefined;
+  const from = [has(report), has(side)].filter((r) => r !== undefined)
+    .sort((a, b) => b.finished.localeCompare(a.finished))[0];
+  if (!from) return [];
+  const scenario = from.scenarios.find((s) => s.name === "multinode")!;
+  const out = [
+    "## One node vs two nodes via Redis",
+    "",
+    `Run ${from.started} → ${from.finished}, mode \`${from.mode}\`, ${from.repeats} repeat(s), ` +
+    `commit ${from.machine.commit}${
+      from === side ? " (a multinode-only run, `multinode.json`)" : ""
+    }.`,
+    `\`multinode\`: ${scenario.description}. Server CPU is utime+stime of each process from ` +
+    '`/proc/PID/stat`; "all" sums the relay nodes and Redis. Median (min–max) over the repeats; ' +
+    "ratio: two nodes / one node, of medians.",
+    "",
+  ];
+  if (scenario.missing) return [...out, `**missing**: ${scenario.missing}`, ""];
+  const summaries = from.summaries.filter((s) => s.scenario === "multinode");
+  for (const suffix of ["", " v1+ack"]) {
+    const one = summaries.find((s) => s.variant === `nodes=1${suffix}`);
+    const two = summaries.find((s) => s.variant === `nodes=2${suffix}`);
+    if (!one && !two) continue;
+    const cell = (s: Summary | undefined, m: string) =>
+      s?.stats[m]
+        ? `${fmt(s.stats[m].median)} (${fmt(s.stats[m].min)}–${fmt(s.stats[m].max)})`
+        : "–";
+    out.push(
+      `| ${suffix ? "v1, every ack awaited" : "legacy"} | one node | two nodes via Redis | ratio |`,
+      "|---|---|---|---|",
+      ...MULTINODE_ROWS.filter(([m]) => one?.stats[m] || two?.stats[m]).map(([m, title]) => {
+        const ratio = one?.stats[m] && two?.stats[m]
+          ? fmt(two.stats[m].median / one.stats[m].median)
+          : "–";
+        return `| ${title} | ${cell(one, m)} | ${cell(two, m)} | ${ratio} |`;
+      }),
+      `| verified | ${one ? verdict(one) : "–"} | ${two ? verdict(two) : "–"} | |`,
+      "",
+    );
+  }
+  return out;
+}
+
+/**
+ * `REPORT.md`: machine, targets, every table, the chart, the profile findings if any, and the
+ * multinode comparison (from `side`, a multinode-only run, when that is newer).
+ */
+export function markdown(report: RunReport, side?: RunReport): string {
   const out = [
     "# layim-ws bench report",
     "",
@@ -361,16 +436,19 @@ export function markdown(report: RunReport): string {
     "",
     "## Scenarios",
     "",
-    ...report.scenarios.map((s) => `- \`${s.name}\`: ${s.description}`),
+    ...report.scenarios.filter((s) => s.name !== "multinode").map((s) =>
+      `- \`${s.name}\`: ${s.description}${s.missing ? ` — **missing**: ${s.missing}` : ""}`
+    ),
     "",
   ];
-  for (const { head, body } of rows(report.summaries)) {
+  for (const { head, body } of rows(report.summaries.filter((s) => s.scenario !== "multinode"))) {
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
     out.push(...body.map((r) => `| ${r.join(" | ")} |`), "");
   }
   if (report.profile) {
     out.push("## Where the reference relay's time goes", "", report.profile, "");
   }
+  out.push(...multinodeSection(report, side));
   return out.join("\n");
 }
 

@@ -14,6 +14,14 @@ import {
   type Target,
 } from "./load.ts";
 import { openFileLimit, ProcessProbe } from "./proc.ts";
+import {
+  type Deployment,
+  redisMissing,
+  type RelayName,
+  type RelaySpec,
+  startOneNode,
+  startTwoNodes,
+} from "./relays.ts";
 
 /** Scenario names, in run order. */
 export const SCENARIO_NAMES = [
@@ -24,6 +32,7 @@ export const SCENARIO_NAMES = [
   "connect",
   "growth-pairs",
   "growth-size",
+  "multinode",
 ] as const;
 
 /** A scenario name (`--only`). */
@@ -41,6 +50,8 @@ export interface Variant {
   label: string;
   /** The x value of growth curves. */
   x?: number;
+  /** Starts the processes it runs against itself, instead of one relay of `spec`. */
+  start?(spec: RelaySpec): Promise<Deployment>;
   run(target: Target): Promise<Metrics>;
 }
 
@@ -53,12 +64,21 @@ export interface Scenario {
   key: string;
   /** The relays run with their default settings (the reference relay without `--rate`). */
   defaults?: boolean;
+  /** Only these relays (default: every relay that speaks `profile`). */
+  relays?: readonly RelayName[];
+  /** Why it cannot run here (a missing program), or undefined. */
+  prepare?(): Promise<string | undefined>;
   variants(mode: Mode): Variant[];
 }
 
+/** Flat metrics: booleans as 0/1, nested records as `name.key` (e.g. `cpuUsPerMsgBy.redis`). */
 const toMetrics = (result: object): Metrics =>
   Object.fromEntries(
-    Object.entries(result).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v]),
+    Object.entries(result).flatMap(([k, v]) =>
+      typeof v === "object"
+        ? Object.entries(v as Metrics).map(([sub, n]) => [`${k}.${sub}`, n])
+        : [[k, typeof v === "boolean" ? Number(v) : v]]
+    ),
   );
 
 /** Undelivered messages allowed per direction: 32, fewer for large content (≤ 512 KiB). */
@@ -91,6 +111,47 @@ function saturation(
           timeoutMs: 180_000,
         }),
       ),
+  };
+}
+
+const VERIFY = ["lost", "outOfOrder", "duplicates", "misrouted", "errors"] as const;
+
+/**
+ * One or two nodes of a relay: saturation, then latency at a fixed offered rate, on the same
+ * processes. With two nodes the second peer of every pair is on node 2, so every message
+ * crosses Redis; CPU is reported in total and per process (`cpuUsPerMsgBy.node1` …).
+ */
+function nodes(
+  profile: Profile,
+  count: 1 | 2,
+  o: { pairs: number; messages: number; rate: number; seconds: number; warmupSeconds: number },
+): Variant {
+  const ack = profile === "v1";
+  return {
+    label: `nodes=${count}${ack ? " v1+ack" : ""}`,
+    x: count,
+    start: count === 1 ? startOneNode : startTwoNodes,
+    run: async (target) => {
+      const t = { ...target, profile };
+      const sat = toMetrics(
+        await saturate(t, {
+          pairs: o.pairs,
+          messages: o.messages,
+          warmup: Math.max(1000, Math.round(o.messages / 10)),
+          window: 32,
+          contentBytes: 100,
+          ack,
+          timeoutMs: 180_000,
+        }),
+      );
+      const rate = toMetrics(await offerRate(t, { ...o, contentBytes: 100, ack }));
+      const latency = Object.fromEntries(
+        Object.entries(rate).filter(([k]) => !(VERIFY as readonly string[]).includes(k))
+          .map(([k, v]) => [`latency.${k}`, v]),
+      );
+      const verified = Object.fromEntries(VERIFY.map((k) => [k, sat[k] + rate[k]]));
+      return { ...sat, ...latency, ...verified };
+    },
   };
 }
 
@@ -305,5 +366,23 @@ export const SCENARIOS: readonly Scenario[] = [
           x: contentBytes,
         })
       ),
+  },
+  {
+    name: "multinode",
+    description: "the reference relay alone vs two nodes sharing a redis-server (`--redis`), " +
+      "every pair with one peer on each node so every message crosses Redis; legacy, then v1 " +
+      "with every ack awaited: saturation, 50 pairs, window 32, 50,000 messages (+10% warm-up), " +
+      "then latency at 2,000 msg/s offered for 5 s (after 1 s warm-up) on the same processes; " +
+      "server CPU µs per delivered message in total and per process (relay nodes, Redis)",
+    profile: "legacy",
+    key: "cpuUsPerMsg",
+    relays: ["ref"],
+    prepare: redisMissing,
+    variants: (mode) => {
+      const o = mode === "quick"
+        ? { pairs: 5, messages: 2000, rate: 1000, seconds: 0.5, warmupSeconds: 0.1 }
+        : { pairs: 50, messages: 50_000, rate: 2000, seconds: 5, warmupSeconds: 1 };
+      return [nodes("legacy", 1, o), nodes("legacy", 2, o), nodes("v1", 1, o), nodes("v1", 2, o)];
+    },
   },
 ];
