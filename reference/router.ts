@@ -78,6 +78,10 @@ export class Router<S extends Session = Session> {
   #ignoreCap: boolean;
   #recent: string[] = [];
   #held = new WeakMap<S, Held>();
+  // Outcomes still in flight per session (an asynchronous broker), and how many sessions have
+  // some: while none do, outcomes are sent at once without a lookup.
+  #tails = new WeakMap<S, Promise<unknown>>();
+  #inFlight = 0;
   #stored = new Map<string, string[]>();
 
   constructor(options: RouterOptions<S>) {
@@ -153,7 +157,10 @@ export class Router<S extends Session = Session> {
     if (mine.id !== undefined && normalizeId(mine.id) !== session.userId) {
       this.#counters.refused("sender_mismatch");
       if (session.profile === "v1") {
-        session.send(errorFrame("sender_mismatch", "mine.id is not the identified user", ref));
+        this.reply(
+          session,
+          errorFrame("sender_mismatch", "mine.id is not the identified user", ref),
+        );
       }
       return;
     }
@@ -190,16 +197,43 @@ export class Router<S extends Session = Session> {
     try {
       n = this.broker.publish(env);
     } catch (error) {
-      this.#failed(session, ref, to, error);
+      this.#inOrder(session, () => this.#failed(session, ref, to, error));
       return;
     }
-    if (typeof n === "number") this.#outcome(session, env, ref, to, n, cid, timestamp);
-    else {
-      n.then(
-        (n) => this.#outcome(session, env, ref, to, n, cid, timestamp),
-        (error) => this.#failed(session, ref, to, error),
-      );
+    if (typeof n === "number") {
+      if (this.#inFlight === 0) this.#outcome(session, env, ref, to, n, cid, timestamp);
+      else this.#inOrder(session, () => this.#outcome(session, env, ref, to, n, cid, timestamp));
+      return;
     }
+    // Settled at once, so a rejection is never unhandled while earlier outcomes are pending.
+    const settled = n.then(
+      (n) => () => this.#outcome(session, env, ref, to, n, cid, timestamp),
+      (error) => () => this.#failed(session, ref, to, error),
+    );
+    const tail = this.#inFlight === 0 ? undefined : this.#tails.get(session);
+    this.#track(session, (tail ? tail.then(() => settled) : settled).then((send) => send()));
+  }
+
+  /** Sends an outcome frame after the session's outcomes still in flight (OUTCOME-4). */
+  reply(session: S, text: string): void {
+    if (this.#inFlight === 0) session.send(text);
+    else this.#inOrder(session, () => session.send(text));
+  }
+
+  #inOrder(session: S, send: () => void): void {
+    const tail = this.#tails.get(session);
+    if (tail) this.#track(session, tail.then(send));
+    else send();
+  }
+
+  #track(session: S, done: Promise<unknown>): void {
+    if (!this.#tails.has(session)) this.#inFlight++;
+    this.#tails.set(session, done);
+    done.then(() => {
+      if (this.#tails.get(session) !== done) return;
+      this.#tails.delete(session);
+      this.#inFlight--;
+    });
   }
 
   #outcome(

@@ -58,6 +58,11 @@ function msg(to: string | number, content: string, extra: Partial<SendMessage> =
   return { mine: { content }, to: { id: to, type: "friend" }, ...extra };
 }
 
+/** Lets every promise chain that waits on no I/O settle. */
+function drain(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 class AsyncBroker {
   state: "up" | "down" = "up";
   constructor(readonly deliver: DeliverLocal, readonly fail = false) {}
@@ -194,16 +199,22 @@ Deno.test("router with an asynchronous broker: outcomes in order, unavailable wh
   const a = join("a"), b = join("b");
   router.send(a, msg("b", "1", { ref: "1" }));
   router.send(a, msg("nobody", "2", { ref: "2" }));
-  await Promise.resolve();
-  await Promise.resolve();
-  assertEquals(a.sent.map((f) => [f.type, f.ref]), [["ack", "1"], ["undelivered", "2"]]);
+  // Refused at once, yet answered after the outcomes still in flight (OUTCOME-4).
+  router.send(a, msg("b", "3", { ref: "3", mine: { id: "z", content: "3" } }));
+  router.reply(a, JSON.stringify({ type: "error", code: "rate_limited", ref: "4" }));
+  await drain();
+  assertEquals(a.sent.map((f) => [f.type, f.ref]), [
+    ["ack", "1"],
+    ["undelivered", "2"],
+    ["error", "3"],
+    ["error", "4"],
+  ]);
   assertEquals(b.sent.length, 1);
   const { router: r2, join: j2 } = setup([], (d) => new AsyncBroker(d, true));
   const x = j2("x");
   j2("y");
   r2.send(x, msg("y", "1", { ref: "1" }));
-  await Promise.resolve();
-  await Promise.resolve();
+  await drain();
   assertEquals(x.sent, [{ type: "undelivered", ref: "1", to: "y", reason: "unavailable" }]);
   assertNotEquals(broker, undefined);
 });

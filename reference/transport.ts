@@ -203,7 +203,7 @@ export class Connection implements Session {
     if (!this.#bucket.take(now)) {
       this.#refuse("rate_limited");
       if (this.profile === "v1") {
-        this.send(errorFrame("rate_limited", "too many frames", refOf(text)));
+        this.#ctx.router.reply(this, errorFrame("rate_limited", "too many frames", refOf(text)));
       }
       return;
     }
@@ -211,7 +211,7 @@ export class Connection implements Session {
     if (!result.ok) {
       this.#refuse(result.code);
       if (this.profile === "v1") {
-        this.send(errorFrame(result.code, result.error, refOf(text)));
+        this.#ctx.router.reply(this, errorFrame(result.code, result.error, refOf(text)));
       }
       return;
     }
