@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { freePort } from "./net.ts";
 
 /** A running test Redis server. */
 export interface TestRedis {
@@ -12,14 +13,6 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts the server again on the same port. */
   start(): Promise<void>;
-}
-
-/** Returns a loopback TCP port that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 const READY = "Ready to accept connections";

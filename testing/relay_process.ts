@@ -10,6 +10,8 @@ const MAIN = new URL("../reference/main.ts", import.meta.url).pathname;
 export interface RelayProcess extends AsyncDisposable {
   readonly url: string;
   readonly wsUrl: string;
+  /** What it printed on standard output up to its WebSocket URL. */
+  readonly banner: string;
   /** Resolves with the first log event at index `after` or later (seen or still to come) matching `test`. */
   waitForLog(
     test: (event: Record<string, unknown>) => boolean,
@@ -18,8 +20,8 @@ export interface RelayProcess extends AsyncDisposable {
   ): Promise<Record<string, unknown>>;
   /** Log events seen so far. */
   readonly log: Record<string, unknown>[];
-  /** SIGTERM, then waits for the process to exit. */
-  stop(): Promise<void>;
+  /** SIGTERM, then waits for the process to exit; resolves to its exit status. */
+  stop(): Promise<Deno.CommandStatus>;
 }
 
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -34,14 +36,20 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
 }
 
-/** Starts `reference/main.ts --port 0 --log-format json …args` and waits until it listens. */
-export async function spawnRelay(args: string[]): Promise<RelayProcess> {
+/**
+ * Starts `reference/main.ts --port 0 --log-format json …args` (with `env` added to its
+ * environment) and waits until it listens.
+ */
+export async function spawnRelay(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RelayProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "--port", "0"]
       .concat("--log-format", "json", ...args),
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
   const log: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
@@ -57,7 +65,9 @@ export async function spawnRelay(args: string[]): Promise<RelayProcess> {
   })();
   const out = lines(child.stdout);
   let wsUrl = "";
+  let banner = "";
   for await (const line of out) {
+    banner += line + "\n";
     const m = line.match(/WebSocket: +(ws:\/\/\S+)/);
     if (m) {
       wsUrl = m[1];
@@ -72,7 +82,7 @@ export async function spawnRelay(args: string[]): Promise<RelayProcess> {
     await stderrDone;
     throw new Error(`relay did not start: ${JSON.stringify(log)}`);
   }
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<Deno.CommandStatus> | undefined;
   const stop = () =>
     stopped ??= (async () => {
       try {
@@ -80,11 +90,13 @@ export async function spawnRelay(args: string[]): Promise<RelayProcess> {
       } catch {
         // It already exited: its status and output are still to be awaited.
       }
-      await child.status;
+      const status = await child.status;
       await Promise.all([stderrDone, stdoutDone]);
+      return status;
     })();
   return {
     wsUrl,
+    banner,
     url: wsUrl.replace(/^ws/, "http").replace(/\/ws$/, ""),
     log,
     async waitForLog(test, after = 0, timeoutMs = 5000) {
@@ -112,6 +124,8 @@ export async function spawnRelay(args: string[]): Promise<RelayProcess> {
       }
     },
     stop,
-    [Symbol.asyncDispose]: stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
   };
 }
