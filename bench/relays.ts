@@ -7,6 +7,7 @@
  * @module
  */
 import { freePort } from "../testing/net.ts";
+import { MissingProgram, programPath, PYTHON3, REDIS_SERVER } from "../testing/programs.ts";
 import { startRedis } from "../testing/redis.ts";
 import type { Profile, Target } from "./load.ts";
 
@@ -55,7 +56,7 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
 /** The limits flags of the reference relay: rate limiting evaluated on every frame, never hit. */
 const REF_FLAGS: readonly string[] = ["--rate", "1000000", "--burst", "1000000"];
 
-let python = "/usr/bin/python3";
+let python = "python3";
 
 /** The relay specs by name. */
 export const RELAYS: Record<RelayName, RelaySpec> = {
@@ -124,16 +125,17 @@ export const RELAYS: Record<RelayName, RelaySpec> = {
     path: "/",
     async prepare() {
       const probe = "import sys, websockets; print(sys.version.split()[0], websockets.__version__)";
-      for (const candidate of ["/usr/bin/python3", "python3"]) {
-        const result = await run(candidate, ["-c", probe]);
-        if (result.ok) {
-          python = candidate;
-          const [py, ws] = result.out.split(" ");
-          this.version = `python ${py}, websockets ${ws}`;
-          return undefined;
-        }
+      try {
+        python = await programPath(PYTHON3);
+      } catch (error) {
+        if (error instanceof MissingProgram) return error.message;
+        throw error;
       }
-      return "no python3 with the websockets module (Debian: apt-get install python3-websockets)";
+      const result = await run(python, ["-c", probe]);
+      if (!result.ok) return `${python} cannot import websockets: ${result.out}`;
+      const [py, ws] = result.out.split(" ");
+      this.version = `python ${py}, websockets ${ws}`;
+      return undefined;
     },
     command: (port) => [python, [`${PEERS}seed_server.py`, "--port", String(port)]],
   },
@@ -260,10 +262,13 @@ export interface Deployment {
 
 /** Why `redis-server` cannot run here, or undefined. */
 export async function redisMissing(): Promise<string | undefined> {
-  const probe = await run("redis-server", ["--version"]);
-  return probe.ok
-    ? undefined
-    : `redis-server not found (Debian: apt-get install redis-server): ${probe.out}`;
+  try {
+    const probe = await run(await programPath(REDIS_SERVER), ["--version"]);
+    return probe.ok ? undefined : `redis-server does not start: ${probe.out}`;
+  } catch (error) {
+    if (error instanceof MissingProgram) return error.message;
+    throw error;
+  }
 }
 
 /** Asks a Redis server for its process id (`INFO server`), for its CPU figures. */

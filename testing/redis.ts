@@ -4,6 +4,7 @@
  * @module
  */
 import { freePort } from "./net.ts";
+import { MissingProgram, programPath, REDIS_SERVER } from "./programs.ts";
 
 /** A running test Redis server. */
 export interface TestRedis {
@@ -20,15 +21,13 @@ const READY = "Ready to accept connections";
 async function launch(port: number): Promise<Deno.ChildProcess> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("redis-server", {
+    child = new Deno.Command(await programPath(REDIS_SERVER), {
       args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error("redis-server not found: install it with `apt-get install -y redis-server`");
-    }
+    if (error instanceof Deno.errors.NotFound) throw new MissingProgram(REDIS_SERVER);
     throw error;
   }
   // Wait for the server's own readiness line instead of polling the port.

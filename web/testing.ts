@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the browser tests: Debian's Chromium driven by playwright-core, one
+ * Shared helpers of the browser tests: Chromium (see `testing/programs.ts`) driven by playwright-core, one
  * browser per test file, one context per user, and the chat page served by an in-process
  * relay.
  *
@@ -8,6 +8,7 @@
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { serveRelay } from "../reference/mod.ts";
 import type { Relay, RelayOptions } from "../reference/mod.ts";
+import { CHROMIUM, programPath } from "../testing/programs.ts";
 
 /** Where the tests write their screenshots (git-ignored). */
 export const OUTPUT_DIR = new URL("./test-output/", import.meta.url);
@@ -15,29 +16,10 @@ export const OUTPUT_DIR = new URL("./test-output/", import.meta.url);
 /** Longest wait for anything the page should show. */
 export const TIMEOUT_MS = 10_000;
 
-const CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
-
-/** The Chromium executable: `$CHROMIUM_PATH`, else Debian's. Throws how to install it. */
-export function findChromium(): string {
-  const fromEnv = Deno.env.get("CHROMIUM_PATH");
-  for (const path of fromEnv ? [fromEnv, ...CHROMIUM_CANDIDATES] : CHROMIUM_CANDIDATES) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not there: try the next one
-    }
-  }
-  throw new Error(
-    "The browser tests need Chromium and found none (looked at $CHROMIUM_PATH, " +
-      `${CHROMIUM_CANDIDATES.join(", ")}). Install it with \`apt-get install -y chromium\` ` +
-      "or set CHROMIUM_PATH to a Chromium executable.",
-  );
-}
-
 /** Launches headless Chromium with the flags that keep it quiet and offline. */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: findChromium(),
+export async function launchBrowser(): Promise<Browser> {
+  return await chromium.launch({
+    executablePath: await programPath(CHROMIUM),
     headless: true,
     args: [
       "--no-sandbox",
