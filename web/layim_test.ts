@@ -91,7 +91,7 @@ Deno.test("layim module: the LayIM API surface", async (t) => {
       await page.getByRole("tab", { name: "陌生人" }).waitFor();
       await page.getByRole("button", { name: "关闭当前会话" }).click();
       await page.getByRole("dialog", { name: "与 陌生人 的会话" }).waitFor();
-      await page.getByRole("tab").first().waitFor({ state: "hidden" });
+      await page.getByRole("tablist", { name: "会话列表" }).waitFor({ state: "hidden" });
       await page.getByRole("button", { name: "关闭聊天窗口" }).click();
       await page.getByRole("dialog").waitFor({ state: "hidden" });
       assertEquals(problems, []);
@@ -105,14 +105,14 @@ Deno.test("layim module: the LayIM API surface", async (t) => {
       assertEquals(problems, []);
     });
 
-    await t.step("a rate-limited message gives a system line", async () => {
+    await t.step("a rate-limited message says so under its bubble", async () => {
       const a = await openChat(browser, relay, "1001");
       await openChat(browser, relay, "1002");
       await a.page.getByRole("button", { name: "李四", exact: true }).click();
       await typeAndSend(a.page, "第一条");
       await typeAndSend(a.page, "第二条");
-      await chatLog(a.page).getByRole("note").filter({ hasText: "发送过于频繁，消息未送达" })
-        .waitFor();
+      await chatLog(a.page).getByRole("listitem").filter({ hasText: "第二条" })
+        .getByText("发送过于频繁，未送达").waitFor();
       assertEquals(a.problems, []);
     });
   } finally {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { serveRelay } from "../reference/mod.ts";
 import type { Relay, RelayOptions } from "../reference/mod.ts";
 
@@ -112,4 +112,25 @@ export function chatLog(page: Page) {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(OUTPUT_DIR, { recursive: true });
   await page.screenshot({ path: new URL(`${name}.png`, OUTPUT_DIR).pathname });
+}
+
+/** Opens another tab of `user`'s context (same storage, same user) on the chat page. */
+export async function openTab(user: UserPage, relay: Relay, id: string): Promise<UserPage> {
+  const page = await user.context.newPage();
+  const problems: string[] = [];
+  page.on("dialog", (dialog) => {
+    problems.push(`dialog fired: ${dialog.type()} ${dialog.message()}`);
+    dialog.dismiss();
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  await page.goto(new URL(`/?id=${encodeURIComponent(id)}`, relay.url).href);
+  await waitConnection(page, "已连接");
+  return { context: user.context, page, problems };
+}
+
+/** Waits until the element is disabled. */
+export async function waitDisabled(locator: Locator): Promise<void> {
+  const handle = await locator.elementHandle({ timeout: TIMEOUT_MS });
+  if (!handle) throw new Error("element not found");
+  await handle.waitForElementState("disabled", { timeout: TIMEOUT_MS });
 }
