@@ -714,7 +714,7 @@ function createLayim() {
     const words = status === "refused" && entry.reason
       ? `${entry.reason}，未送达`
       : STATUS_TEXT[status] ?? "";
-    const node = el("div", { class: "layim-chat-state", "data-status": status }, words);
+    const node = el("div", { class: "layim-chat-state", "data-status": status }, el("span", {}, words));
     if (RETRYABLE.has(status) && !sendDisabled && active) {
       const friend = active;
       const retry = el("button", { type: "button", class: "layim-retry" }, "重试");
@@ -1101,14 +1101,19 @@ function createLayim() {
     }
   }
 
-  function restoreWindow() {
-    /** @type {{ open?: string[], active?: string | null, chatMinimized?: boolean, mainMinimized?: boolean } | null} */
-    let saved = null;
+  /** @typedef {{ open?: string[], active?: string | null, chatMinimized?: boolean, mainMinimized?: boolean }} SavedWindow */
+
+  /** @returns {SavedWindow | null} */
+  function loadWindow() {
     try {
-      saved = JSON.parse(sessionStorage.getItem(windowKey()) ?? "null");
+      return JSON.parse(sessionStorage.getItem(windowKey()) ?? "null");
     } catch {
-      saved = null;
+      return null;
     }
+  }
+
+  /** @param {SavedWindow | null} saved */
+  function restoreWindow(saved) {
     if (!saved) return false;
     if (main && saved.mainMinimized !== undefined) setMainMinimized(saved.mainMinimized);
     const ids = (saved.open ?? []).filter((id) => friends.has(id));
@@ -1182,6 +1187,7 @@ function createLayim() {
       mine = toFriend(o.init.mine);
       store = new Store(mine.id);
       store.migrate();
+      const saved = loadWindow();
       groups = (o.init.friend ?? o.friend ?? []).map((g) => ({ ...g, list: [...g.list] }));
       friends.clear();
       for (const group of groups) {
@@ -1202,7 +1208,7 @@ function createLayim() {
       }
       store.subscribe(onStorage);
       placeholder(narrow);
-      if (!restoreWindow()) refresh();
+      if (!restoreWindow(saved)) refresh();
       queueMicrotask(() => emit("ready", o));
       return layim;
     },
