@@ -251,6 +251,8 @@ function createLayim() {
   const inProgress = new Set();
   /** Unread counts by friend, as last computed. @type {Map<string, number>} */
   let unread = new Map();
+  /** The unread badge of each group's header. @type {Map<FriendGroup, { toggle: HTMLElement, badge: HTMLElement }>} */
+  const groupBadges = new Map();
   /** Received lines below the reader's view in the open conversation. */
   let newBelow = 0;
   const badge = new TabBadge();
@@ -383,17 +385,22 @@ function createLayim() {
     const list = el("ul", { class: "layim-list", "aria-label": group.groupname });
     list.hidden = !expanded;
     const count = el("span", { class: "layim-count" }, `(${group.list.length})`);
+    // A collapsed group still shows that something in it is unread.
+    const groupUnread = el("span", { class: "layui-badge layim-group-unread", hidden: "" });
     const toggle = el(
       "button",
       { type: "button", class: "layim-group", "aria-expanded": String(expanded) },
       el("i", { class: "layui-icon layui-icon-down", "aria-hidden": "true" }),
       group.groupname,
       count,
+      groupUnread,
     );
+    groupBadges.set(group, { toggle, badge: groupUnread });
     toggle.addEventListener("click", () => {
       const open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", String(open));
       list.hidden = !open;
+      refresh();
       const now = new Set(/** @type {string[]} */ (store?.pref("collapsed") ?? []));
       if (open) now.delete(group.groupname);
       else now.add(group.groupname);
@@ -991,6 +998,12 @@ function createLayim() {
       status.hidden = !known.status;
       status.setAttribute("aria-label", known.status === "online" ? "在线" : "离线");
       item.classList.toggle("layim-offline", known.status === "offline");
+    }
+    for (const [group, { toggle, badge: node }] of groupBadges) {
+      const sum = group.list.reduce((n, p) => n + (unread.get(String(p.id)) ?? 0), 0);
+      node.hidden = sum === 0 || toggle.getAttribute("aria-expanded") === "true";
+      node.textContent = String(sum);
+      node.setAttribute("aria-label", `${sum} 条未读`);
     }
     renderTabs();
     renderRecent(conversations);
