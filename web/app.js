@@ -152,7 +152,9 @@ function start(myId) {
     layim.on("chatChange", (res) => current = res.data.id);
     /** A line in the open conversation; never stored. @param {string} content */
     const systemLine = (content) => {
-      if (current !== null) layim.getMessage({ system: true, id: current, type: "friend", content });
+      if (current !== null) {
+        layim.getMessage({ system: true, id: current, type: "friend", content });
+      }
     };
     // Presence is not known until the relay offers it: the page never guesses a status from
     // acks or undelivered messages. A presence frame would call layim.setFriendStatus.
@@ -177,7 +179,9 @@ function start(myId) {
       },
       onState(state, detail) {
         const why = closeText(detail.code);
-        status.textContent = why && state !== "open" ? `${STATE_TEXT[state]}（${why}）` : STATE_TEXT[state];
+        status.textContent = why && state !== "open"
+          ? `${STATE_TEXT[state]}（${why}）`
+          : STATE_TEXT[state];
         status.dataset.state = state;
         if (state === "reconnecting" && previous === "open") {
           systemLine(`连接已断开（${why || "网络中断"}），正在重连…`);

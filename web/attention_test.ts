@@ -33,26 +33,28 @@ Deno.test("arriving messages are never missed", async (t) => {
     await c.page.getByRole("button", { name: "张三", exact: true }).click();
     const bar = a.page.getByRole("button", { name: /^收到新消息/ });
 
-    await t.step("no chat open: the 收到新消息 bar, sender, first words, shake, sound", async () => {
-      await typeAndSend(b.page, "你好张三，周五的会议改到下午三点了");
-      await bar.filter({ hasText: "李四：你好张三，周五的会议改到下午三点了" }).waitFor();
-      assert(await shaking(bar), "the bar shakes");
-      await a.page.getByRole("status", { name: "李四 未读消息 1" }).waitFor();
-      await a.page.getByRole("status", { name: "新消息提醒" })
-        .filter({ hasText: "李四：你好张三" }).waitFor();
-      await waitUntil(a.page, `__layimTest.played.some((src) => src.endsWith("/voice/default.wav"))`);
-      await screenshot(a.page, "new-message-bar");
-      if (Deno.env.get("LAYIM_WS_UPDATE_SCREENSHOT")) {
-        await a.page.screenshot({
-          path: new URL("./screenshots/new-message-bar.png", import.meta.url).pathname,
-        });
-      }
-      await bar.click();
-      await a.page.getByRole("dialog", { name: "与 李四 的会话" }).waitFor();
-      await chatLog(a.page).getByText("周五的会议改到下午三点了").waitFor();
-      await bar.waitFor({ state: "hidden" });
-      await a.page.getByRole("status", { name: "李四 未读消息 1" }).waitFor({ state: "hidden" });
-    });
+    await t.step(
+      "no chat open: the 收到新消息 bar, sender, first words, shake, sound",
+      async () => {
+        await typeAndSend(b.page, "你好张三，周五的会议改到下午三点了");
+        await bar.filter({ hasText: "李四：你好张三，周五的会议改到下午三点了" }).waitFor();
+        assert(await shaking(bar), "the bar shakes");
+        await a.page.getByRole("status", { name: "李四 未读消息 1" }).waitFor();
+        await a.page.getByRole("status", { name: "新消息提醒" })
+          .filter({ hasText: "李四：你好张三" }).waitFor();
+        await waitUntil(
+          a.page,
+          `__layimTest.played.some((src) => src.endsWith("/voice/default.wav"))`,
+        );
+        await bar.evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
+        await screenshot(a.page, "new-message-bar", { readme: true });
+        await bar.click();
+        await a.page.getByRole("dialog", { name: "与 李四 的会话" }).waitFor();
+        await chatLog(a.page).getByText("周五的会议改到下午三点了").waitFor();
+        await bar.waitFor({ state: "hidden" });
+        await a.page.getByRole("status", { name: "李四 未读消息 1" }).waitFor({ state: "hidden" });
+      },
+    );
 
     await t.step("chatting with one friend, another's message raises the bar", async () => {
       await typeAndSend(c.page, "在吗？");
@@ -103,12 +105,19 @@ Deno.test("arriving messages are never missed", async (t) => {
       );
       await setHidden(a.page, false);
       await waitUntil(a.page, `document.title === "layim-ws 聊天"`);
-      await waitUntil(a.page, `document.querySelector('link[rel~="icon"]').getAttribute("href") === "data:,"`);
+      await waitUntil(
+        a.page,
+        `document.querySelector('link[rel~="icon"]').getAttribute("href") === "data:,"`,
+      );
     });
 
     await t.step("the sound can be turned off", async () => {
       const sound = a.page.getByRole("button", { name: "消息提示音" });
-      assertEquals(await sound.getAttribute("aria-pressed"), "true", "LayIM's voice is on by default");
+      assertEquals(
+        await sound.getAttribute("aria-pressed"),
+        "true",
+        "LayIM's voice is on by default",
+      );
       await sound.click();
       const before = (await recorded(a.page)).played.length;
       await typeAndSend(b.page, "静音后收到");

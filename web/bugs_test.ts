@@ -185,10 +185,17 @@ Deno.test("bug: a stranger's message keeps collapsed groups and focus", async ()
 
     await stranger.page.getByRole("button", { name: "张三", exact: true }).click();
     await typeAndSend(stranger.page, "你好，我是陌生人");
-    await a.page.getByRole("button", { name: "9999", exact: true }).waitFor({ timeout: TIMEOUT_MS });
-    assertEquals(await a.page.getByRole("button", { name: /^好友/ }).getAttribute("aria-expanded"), "false");
+    await a.page.getByRole("button", { name: "9999", exact: true }).waitFor({
+      timeout: TIMEOUT_MS,
+    });
+    assertEquals(
+      await a.page.getByRole("button", { name: /^好友/ }).getAttribute("aria-expanded"),
+      "false",
+    );
     assert(
-      await a.page.getByRole("button", { name: /^同事/ }).evaluate((el) => el === document.activeElement),
+      await a.page.getByRole("button", { name: /^同事/ }).evaluate((el) =>
+        el === document.activeElement
+      ),
       "focus stays on the 同事 group",
     );
     assertEquals([...a.problems, ...stranger.problems], []);

@@ -77,11 +77,7 @@ Deno.test("chat page: two users in a real browser", async (t) => {
       await chatLog(b.page).getByText("断线时写的消息").waitFor();
       await typeAndSend(b.page, "重启后回复");
       await chatLog(a.page).getByText("重启后回复").waitFor();
-      await screenshot(a.page, "after-restart");
-      // LAYIM_WS_UPDATE_SCREENSHOT=1 refreshes the README's screenshot.
-      if (Deno.env.get("LAYIM_WS_UPDATE_SCREENSHOT")) {
-        await a.page.screenshot({ path: new URL("./screenshot.png", import.meta.url).pathname });
-      }
+      await screenshot(a.page, "after-restart", { readme: true });
     });
 
     assertEquals([...a.problems, ...b.problems], []);

@@ -127,7 +127,9 @@ export class LayimClient {
    */
   send(payload) {
     const ref = `${Date.now().toString(36)}-${++this.#refSeq}`;
-    if (new TextEncoder().encode(JSON.stringify({ ...payload, ref })).length > this.#maxFrameBytes) {
+    if (
+      new TextEncoder().encode(JSON.stringify({ ...payload, ref })).length > this.#maxFrameBytes
+    ) {
       this.#handlers.onError?.(
         { type: "error", code: "frame_too_large", message: "message too large to send", ref },
         payload,

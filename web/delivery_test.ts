@@ -49,6 +49,7 @@ Deno.test("v1: every sent bubble shows its state", async (t) => {
       await typeAndSend(a.page, "王五在吗");
       await stateOf(a.page, "王五在吗", "对方不在线，未送达").waitFor();
       await noPresenceShown(a.page);
+      await screenshot(a.page.getByRole("dialog"), "delivery-offline", { readme: true });
       const c = await openChat(browser, relay, "1003");
       await chatLog(a.page).getByRole("listitem").filter({ hasText: "王五在吗" })
         .getByRole("button", { name: "重试" }).click();
@@ -65,7 +66,7 @@ Deno.test("v1: every sent bubble shows its state", async (t) => {
       await typeAndSend(a.page, "断线时写的");
       await stateOf(a.page, "断线时写的", "等待连接…").waitFor();
       await noPresenceShown(a.page);
-      await screenshot(a.page, "delivery-waiting");
+      await screenshot(a.page.getByRole("dialog"), "delivery-waiting", { readme: true });
       relay = await startRelay({ directory, port });
       await waitConnection(a.page, "已连接");
       await waitConnection(b.page, "已连接");
@@ -104,14 +105,17 @@ Deno.test("v1: sending…, the connection closed for good, and a page closed mid
       await chatLog(a.page).getByRole("button", { name: "重试" }).waitFor();
     });
 
-    await t.step("replaced by a newer session: pending messages say they were not sent", async () => {
-      await typeAndSend(a.page, "被替换前发的");
-      await stateOf(a.page, "被替换前发的", "发送中…").waitFor();
-      await openChat(browser, relay, "1001");
-      await waitConnection(a.page, "已断开");
-      await stateOf(a.page, "被替换前发的", "连接已关闭，未发送").waitFor();
-      await chatLog(a.page).getByRole("button", { name: "重试" }).waitFor({ state: "detached" });
-    });
+    await t.step(
+      "replaced by a newer session: pending messages say they were not sent",
+      async () => {
+        await typeAndSend(a.page, "被替换前发的");
+        await stateOf(a.page, "被替换前发的", "发送中…").waitFor();
+        await openChat(browser, relay, "1001");
+        await waitConnection(a.page, "已断开");
+        await stateOf(a.page, "被替换前发的", "连接已关闭，未发送").waitFor();
+        await chatLog(a.page).getByRole("button", { name: "重试" }).waitFor({ state: "detached" });
+      },
+    );
     assertEquals([...a.problems, ...b.problems], []);
   } finally {
     await browser.close();

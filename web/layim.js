@@ -266,20 +266,30 @@ function createLayim() {
 
   function buildMainPanel() {
     if (!options || !mine) throw new Error("config first");
-    const contactsTab = el("button", {
-      type: "button",
-      role: "tab",
-      class: "layim-main-tab",
-      "aria-selected": "true",
-      id: "layim-tab-contacts",
-    }, el("i", { class: "layui-icon layui-icon-username", "aria-hidden": "true" }), "联系人");
-    const recentTab = el("button", {
-      type: "button",
-      role: "tab",
-      class: "layim-main-tab",
-      "aria-selected": "false",
-      id: "layim-tab-recent",
-    }, el("i", { class: "layui-icon layui-icon-dialogue", "aria-hidden": "true" }), "历史会话");
+    const contactsTab = el(
+      "button",
+      {
+        type: "button",
+        role: "tab",
+        class: "layim-main-tab",
+        "aria-selected": "true",
+        id: "layim-tab-contacts",
+      },
+      el("i", { class: "layui-icon layui-icon-username", "aria-hidden": "true" }),
+      "联系人",
+    );
+    const recentTab = el(
+      "button",
+      {
+        type: "button",
+        role: "tab",
+        class: "layim-main-tab",
+        "aria-selected": "false",
+        id: "layim-tab-recent",
+      },
+      el("i", { class: "layui-icon layui-icon-dialogue", "aria-hidden": "true" }),
+      "历史会话",
+    );
     const contacts = el("div", {
       class: "layim-main-body",
       role: "tabpanel",
@@ -342,12 +352,17 @@ function createLayim() {
       recent,
       tools,
     );
-    const bar = el("button", {
-      type: "button",
-      class: "layim-main-bar",
-      "aria-label": "打开主面板",
-      hidden: "",
-    }, el("i", { class: "layui-icon layui-icon-dialogue", "aria-hidden": "true" }), options.title ?? "我的LayIM");
+    const bar = el(
+      "button",
+      {
+        type: "button",
+        class: "layim-main-bar",
+        "aria-label": "打开主面板",
+        hidden: "",
+      },
+      el("i", { class: "layui-icon layui-icon-dialogue", "aria-hidden": "true" }),
+      options.title ?? "我的LayIM",
+    );
     bar.addEventListener("click", () => setMainMinimized(false, true));
     document.body.append(panel, bar);
     return { panel, bar, contacts, recent, contactsTab, minimize, recentItems: new Map() };
@@ -670,7 +685,9 @@ function createLayim() {
         avatar(known.friend.avatar, "layim-avatar layim-avatar-sm"),
         el("span", { class: "layim-tab-name" }, known.friend.username),
       );
-      if (count) tab.append(el("span", { class: "layui-badge", "aria-hidden": "true" }, String(count)));
+      if (count) {
+        tab.append(el("span", { class: "layui-badge", "aria-hidden": "true" }, String(count)));
+      }
     });
     const openUnread = open.reduce((n, id) => n + (unread.get(id) ?? 0), 0);
     const current = active ? friends.get(active)?.friend.username : "";
@@ -683,7 +700,9 @@ function createLayim() {
       openUnread ? `打开聊天窗口（${openUnread} 条未读）` : "打开聊天窗口",
     );
     if (openUnread) {
-      ui.bar.append(el("span", { class: "layui-badge", "aria-hidden": "true" }, String(openUnread)));
+      ui.bar.append(
+        el("span", { class: "layui-badge", "aria-hidden": "true" }, String(openUnread)),
+      );
     }
   }
 
@@ -721,7 +740,11 @@ function createLayim() {
     const words = status === "refused" && entry.reason
       ? `${entry.reason}，未送达`
       : STATUS_TEXT[status] ?? "";
-    const node = el("div", { class: "layim-chat-state", "data-status": status }, el("span", {}, words));
+    const node = el(
+      "div",
+      { class: "layim-chat-state", "data-status": status },
+      el("span", {}, words),
+    );
     if (RETRYABLE.has(status) && !sendDisabled && active) {
       const friend = active;
       const retry = el("button", { type: "button", class: "layim-retry" }, "重试");
@@ -767,7 +790,9 @@ function createLayim() {
     ui.win.setAttribute("aria-label", `与 ${friend.username} 的会话`);
     const lines = [...(store?.lines(active) ?? []), ...(transient.get(active) ?? [])]
       .sort((a, b) => a.timestamp - b.timestamp);
-    const firstUnread = lines.find((e) => !e.mine && !e.system && !store?.isRead(active ?? "", e.key));
+    const firstUnread = lines.find((e) =>
+      !e.mine && !e.system && !store?.isRead(active ?? "", e.key)
+    );
     /** @type {HTMLElement | null} */
     let divider = null;
     ui.log.replaceChildren(...lines.flatMap((entry) => {
@@ -1053,12 +1078,22 @@ function createLayim() {
           "span",
           { class: "layim-friend-text" },
           el("span", { class: "layim-friend-name" }, friend.username),
-          el("span", { class: "layim-sign" }, `${c.last.mine ? "我：" : ""}${preview(c.last.content)}`),
+          el(
+            "span",
+            { class: "layim-sign" },
+            `${c.last.mine ? "我：" : ""}${preview(c.last.content)}`,
+          ),
         ),
         el("time", { class: "layim-recent-time" }, formatTime(c.last.timestamp)),
       );
       if (c.unread) {
-        button.append(el("span", { class: "layui-badge", "aria-label": `${c.unread} 条未读` }, String(c.unread)));
+        button.append(
+          el(
+            "span",
+            { class: "layui-badge", "aria-label": `${c.unread} 条未读` },
+            String(c.unread),
+          ),
+        );
       }
       if (list.children[at] !== item) list.insertBefore(item, list.children[at] ?? null);
     });
@@ -1149,7 +1184,9 @@ function createLayim() {
       refresh();
       return;
     }
-    if (!entry.mine) knownFriend({ id: change.friend, username: entry.username, avatar: entry.avatar });
+    if (!entry.mine) {
+      knownFriend({ id: change.friend, username: entry.username, avatar: entry.avatar });
+    }
     if (!friends.has(change.friend)) return;
     takeIn(change.friend, entry, false);
   }

@@ -72,7 +72,9 @@ Deno.test("all 72 of LayIM's faces, in LayIM's order", () => {
   assertEquals(FACES.length, 72);
   assertEquals(FACES[0][0], "微笑");
   assertEquals(FACES[71][0], "蛋糕");
-  for (const name of ["右哼哼", "左哼哼", "黑线", "互粉", "草泥马", "神马", "给力", "威武", "奥特曼"]) {
+  for (
+    const name of ["右哼哼", "左哼哼", "黑线", "互粉", "草泥马", "神马", "给力", "威武", "奥特曼"]
+  ) {
     assertEquals(tokenize(`face[${name}]`, BASE)[0].kind, "face", name);
   }
 });

@@ -7,7 +7,14 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { DEMO_USERS_FILE, loadDirectory } from "../reference/directory.ts";
-import { chatLog, launchBrowser, openChat, screenshot, startRelay, typeAndSend } from "./testing.ts";
+import {
+  chatLog,
+  launchBrowser,
+  openChat,
+  screenshot,
+  startRelay,
+  typeAndSend,
+} from "./testing.ts";
 
 const PHONE = { width: 375, height: 812 };
 
@@ -53,12 +60,7 @@ Deno.test("mobile layout (375×812)", async (t) => {
       const back = await a.page.getByRole("button", { name: "返回" }).boundingBox();
       assert(box && back && box.width === PHONE.width, `bar at ${JSON.stringify(box)}`);
       assert(box.y >= back.y + back.height && box.y < 100, "on top, below the back button");
-      await screenshot(a.page, "mobile-chat");
-      if (Deno.env.get("LAYIM_WS_UPDATE_SCREENSHOT")) {
-        await a.page.screenshot({
-          path: new URL("./screenshots/mobile.png", import.meta.url).pathname,
-        });
-      }
+      await screenshot(a.page, "mobile", { readme: true });
       await bar.click();
       await a.page.getByRole("dialog", { name: "与 王五 的会话" }).waitFor();
       await chatLog(a.page).getByText("手机能看到我吗").waitFor();

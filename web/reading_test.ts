@@ -71,7 +71,9 @@ Deno.test("reading a conversation", async (t) => {
       await a.page.getByRole("tab", { name: "李四" }).waitFor();
       assertEquals(await colleagues.getAttribute("aria-expanded"), "false");
       await colleagues.getByLabel("1 条未读").waitFor();
-      await a.page.getByRole("button", { name: /^收到新消息/ }).filter({ hasText: "赵六：赵六的未读" })
+      await a.page.getByRole("button", { name: /^收到新消息/ }).filter({
+        hasText: "赵六：赵六的未读",
+      })
         .waitFor();
     });
 
@@ -155,7 +157,17 @@ Deno.test("faces and links", async (t) => {
     });
 
     await t.step("every LayIM face name renders, the nine that were missing too", async () => {
-      const names = ["右哼哼", "左哼哼", "黑线", "互粉", "草泥马", "神马", "给力", "威武", "奥特曼"];
+      const names = [
+        "右哼哼",
+        "左哼哼",
+        "黑线",
+        "互粉",
+        "草泥马",
+        "神马",
+        "给力",
+        "威武",
+        "奥特曼",
+      ];
       await typeAndSend(a.page, names.map((n) => `face[${n}]`).join(""));
       for (const name of names) await chatLog(b.page).getByRole("img", { name }).last().waitFor();
     });

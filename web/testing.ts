@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Locator,
+  type Page,
+} from "playwright-core";
 import { serveRelay } from "../reference/mod.ts";
 import type { Relay, RelayOptions } from "../reference/mod.ts";
 
@@ -165,10 +171,24 @@ export function chatLog(page: Page) {
   return page.getByRole("log", { name: "聊天记录" });
 }
 
-/** Saves a screenshot into the test output folder. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Where the README's screenshots live. */
+export const SCREENSHOTS_DIR = new URL("./screenshots/", import.meta.url);
+
+/**
+ * Saves a screenshot of the page (or of one element) into the test output folder; with
+ * `LAYIM_WS_UPDATE_SCREENSHOT=1`, one marked `readme` also replaces the README's copy in
+ * `web/screenshots/`.
+ */
+export async function screenshot(
+  target: Page | Locator,
+  name: string,
+  options: { readme?: boolean } = {},
+): Promise<void> {
   await Deno.mkdir(OUTPUT_DIR, { recursive: true });
-  await page.screenshot({ path: new URL(`${name}.png`, OUTPUT_DIR).pathname });
+  await target.screenshot({ path: new URL(`${name}.png`, OUTPUT_DIR).pathname });
+  if (options.readme && Deno.env.get("LAYIM_WS_UPDATE_SCREENSHOT")) {
+    await target.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS_DIR).pathname });
+  }
 }
 
 /** Opens another tab of `user`'s context (same storage, same user) on the chat page. */
