@@ -111,6 +111,20 @@ Deno.test("arriving messages are never missed", async (t) => {
       );
     });
 
+    await t.step("hidden with the chat open: counted while hidden, read on return", async () => {
+      await a.page.getByRole("button", { name: /^打开聊天窗口/ }).click();
+      await a.page.getByRole("tab", { name: "王五" }).click(); // read what came while minimized
+      await a.page.getByRole("tab", { name: "李四" }).click();
+      await setHidden(a.page, true);
+      await typeAndSend(b.page, "你不在的时候");
+      await chatLog(a.page).getByText("你不在的时候").waitFor();
+      await waitUntil(a.page, `document.title === "(1) layim-ws 聊天"`);
+      await setHidden(a.page, false);
+      await waitUntil(a.page, `document.title === "layim-ws 聊天"`);
+      await a.page.getByRole("tab", { name: "李四" }).filter({ hasText: "1" })
+        .waitFor({ state: "detached" });
+    });
+
     await t.step("the sound can be turned off", async () => {
       const sound = a.page.getByRole("button", { name: "消息提示音" });
       assertEquals(

@@ -955,13 +955,15 @@ function createLayim() {
    */
   function takeIn(id, entry, fromRelay) {
     const mark = `${id}\n${entry.key}`;
+    // In the open window (the tab may be hidden: then it is shown but stays unread).
+    const inWindow = id === active && !ui.win.hidden && !chatMinimized;
     if (seen.has(mark)) {
-      if (inView(id) && entry.mine) showInLog(entry);
+      if (inWindow && entry.mine) showInLog(entry);
       return;
     }
     seen.add(mark);
+    if (inWindow) showInLog(entry);
     if (inView(id)) {
-      showInLog(entry);
       if (!entry.mine) markRead(id);
       refresh();
       return;
