@@ -11,13 +11,16 @@ import {
   chatLog,
   launchBrowser,
   openChat,
+  openTab,
   recorded,
   screenshot,
   setHidden,
   startRelay,
+  TIMEOUT_MS,
   typeAndSend,
   waitUntil,
 } from "./testing.ts";
+import { waitFor } from "../testing/net.ts";
 
 /** Whether an element has a running animation (the shake). */
 const shaking = (locator: Locator) => locator.evaluate((el) => el.getAnimations().length > 0);
@@ -109,11 +112,14 @@ Deno.test("arriving messages are never missed", async (t) => {
         a.page,
         `document.querySelector('link[rel~="icon"]').getAttribute("href") === "data:,"`,
       );
+      await a.page.evaluate("__layimTest.clickNotification()");
+      await a.page.getByRole("dialog", { name: "与 李四 的会话" }).waitFor();
+      await chatLog(a.page).getByText("后台时收到").waitFor();
     });
 
     await t.step("hidden with the chat open: counted while hidden, read on return", async () => {
-      await a.page.getByRole("button", { name: /^打开聊天窗口/ }).click();
-      await a.page.getByRole("tab", { name: "王五" }).click(); // read what came while minimized
+      // The notification's click reopened the chat; read what came while it was minimized.
+      await a.page.getByRole("tab", { name: "王五" }).click();
       await a.page.getByRole("tab", { name: "李四" }).click();
       await setHidden(a.page, true);
       await typeAndSend(b.page, "你不在的时候");
@@ -140,6 +146,32 @@ Deno.test("arriving messages are never missed", async (t) => {
       assertEquals((await recorded(a.page)).played.length, before);
     });
     assertEquals([...a.problems, ...b.problems, ...c.problems], []);
+  } finally {
+    await browser.close();
+    await relay.close();
+  }
+});
+
+Deno.test("one user's tabs ring once per message", async () => {
+  const browser = await launchBrowser();
+  const relay = await startRelay({ directory: await loadDirectory(DEMO_USERS_FILE) });
+  try {
+    const a = await openChat(browser, relay, "1001");
+    const b1 = await openChat(browser, relay, "1002", { instrument: true });
+    const b2 = await openTab(b1, relay, "1002");
+    const rings = async () =>
+      (await recorded(b1.page)).played.length + (await recorded(b2.page)).played.length;
+    await a.page.getByRole("button", { name: "李四", exact: true }).click();
+    // A second ring for the first message would have shown by the time the second one rang.
+    for (const [n, text] of Array.from({ length: 15 }, (_, i) => [i + 1, `第${i}声`] as const)) {
+      await typeAndSend(a.page, text);
+      for (const { page } of [b1, b2]) {
+        await page.getByRole("status", { name: `张三 未读消息 ${n}` }).waitFor();
+      }
+      await waitFor(async () => await rings() >= n, TIMEOUT_MS, `ring ${n}`);
+      assertEquals(await rings(), n, `rings after message ${n}`);
+    }
+    assertEquals([...a.problems, ...b1.problems, ...b2.problems], []);
   } finally {
     await browser.close();
     await relay.close();

@@ -11,6 +11,7 @@ import {
   chatLog,
   launchBrowser,
   openChat,
+  openPage,
   screenshot,
   startProxy,
   startRelay,
@@ -143,6 +144,28 @@ Deno.test("legacy profile: no receipts, so a sent bubble says 已发出", async 
   } finally {
     await browser.close();
     await legacy.close();
+    await relay.close();
+  }
+});
+
+Deno.test("v1: a message still waiting when the page closes says it was not sent", async () => {
+  const browser = await launchBrowser();
+  const relay = await startRelay({ directory });
+  // The page connects but is never identified: what it sends waits.
+  const stalled = startProxy(relay, { stall: true });
+  try {
+    const a = await openPage(browser, stalled, "/?id=1001");
+    await waitConnection(a.page, "正在连接");
+    await a.page.getByRole("button", { name: "李四", exact: true }).click();
+    await typeAndSend(a.page, "还没连上");
+    await stateOf(a.page, "还没连上", "等待连接…").waitFor();
+    await a.page.reload();
+    await stateOf(a.page, "还没连上", "页面关闭时尚未发出").waitFor();
+    await chatLog(a.page).getByRole("button", { name: "重试" }).waitFor();
+    assertEquals(a.problems, []);
+  } finally {
+    await browser.close();
+    await stalled.close();
     await relay.close();
   }
 });

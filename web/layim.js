@@ -94,8 +94,9 @@ import { canNotify, notify, once, pageVisible, playVoice, TabBadge } from "./att
  * Delivery states of a sent message: `waiting` (for a connection), `sending`, `retrying`
  * (recipient offline after a reconnect), `delivered`, `sent` (no receipt will come),
  * `offline`, `unavailable`, `refused` (with a reason), `failed` (the connection closed for
- * good), `unknown` (the page closed before an outcome).
- * @typedef {"waiting" | "sending" | "retrying" | "delivered" | "sent" | "offline" | "unavailable" | "refused" | "failed" | "unknown"} MessageStatus
+ * good), `unsent` (the page closed before it could be sent), `unknown` (the page closed
+ * before an outcome).
+ * @typedef {"waiting" | "sending" | "retrying" | "delivered" | "sent" | "offline" | "unavailable" | "refused" | "failed" | "unsent" | "unknown"} MessageStatus
  */
 
 /** @typedef {{ data: Friend, type: "friend", elem: HTMLElement }} ChatChange */
@@ -141,10 +142,11 @@ const STATUS_TEXT = /** @type {Record<MessageStatus, string>} */ ({
   unavailable: "服务暂时不可用，未送达",
   refused: "未送达",
   failed: "连接已关闭，未发送",
+  unsent: "页面关闭时尚未发出",
   unknown: "页面关闭前未确认是否送达",
 });
 /** States after which the person may send the message again. */
-const RETRYABLE = new Set(["offline", "unavailable", "refused", "failed", "unknown"]);
+const RETRYABLE = new Set(["offline", "unavailable", "refused", "failed", "unsent", "unknown"]);
 /** States this tab is still working on; a page that goes away leaves them `unknown`. */
 const PENDING = new Set(["waiting", "sending", "retrying"]);
 
@@ -758,7 +760,9 @@ function createLayim() {
   function showInLog(entry) {
     const old = ui.log.querySelector(`li[data-key="${CSS.escape(entry.key)}"]`);
     if (old) {
-      old.replaceWith(entryNode(entry));
+      // Only the state changes: a replaced bubble would be read out again by the log.
+      old.querySelector(".layim-chat-state")?.remove();
+      if (entry.mine && entry.status) old.append(stateNode(entry));
       return;
     }
     const follow = entry.mine || atBottom();
@@ -940,7 +944,7 @@ function createLayim() {
   // A page going away cannot finish what it was sending: say so instead of "sending…".
   addEventListener("pagehide", () => {
     for (const line of inProgress) {
-      line.entry.status = "unknown";
+      line.entry.status = line.entry.status === "waiting" ? "unsent" : "unknown";
       store?.put(line.friend, line.entry);
     }
   });
@@ -972,7 +976,7 @@ function createLayim() {
     if (entry.mine) return;
     const known = /** @type {Known} */ (friends.get(id));
     const words = `${known.friend.username}：${preview(entry.content)}`;
-    ui.announcer.textContent = `新消息 ${words}`;
+    announce(`新消息 ${words}`);
     const tab = ui.tabButtons.get(id);
     if (tab && !ui.win.hidden && !chatMinimized && !narrow.matches) shake(tab);
     if (!ui.msgBar.hidden) shake(ui.msgBar);
@@ -993,6 +997,12 @@ function createLayim() {
     });
   }
 
+  /** Tells screen readers (the live region reads what is added). @param {string} words */
+  function announce(words) {
+    ui.announcer.append(el("p", {}, words));
+    while (ui.announcer.childElementCount > 3) ui.announcer.firstElementChild?.remove();
+  }
+
   /** @param {string} id */
   function markRead(id) {
     if (!store || !inView(id)) return;
@@ -1000,10 +1010,13 @@ function createLayim() {
     if (keys.length) store.markRead(id, keys);
   }
 
-  /** Conversations whose unread lines wait for the "收到新消息" bar, the latest first. */
-  function queued() {
+  /**
+   * Conversations whose unread lines wait for the "收到新消息" bar, the latest first.
+   * @param {import("./store.js").Conversation[]} conversations
+   */
+  function queued(conversations = store?.conversations() ?? []) {
     const hiddenTabs = ui.win.hidden || chatMinimized || narrow.matches;
-    return (store?.conversations() ?? [])
+    return conversations
       .filter((c) => c.unread > 0 && !inView(c.friend) && (hiddenTabs || !open.includes(c.friend)))
       .filter((c) => friends.has(c.friend))
       .map((c) => c.friend);
@@ -1104,7 +1117,7 @@ function createLayim() {
 
   /** The "收到新消息" bar: the latest sender and the first words. @param {import("./store.js").Conversation[]} conversations */
   function renderMsgBar(conversations) {
-    const waiting = queued();
+    const waiting = queued(conversations);
     const bar = ui.msgBar;
     if (waiting.length === 0) {
       bar.hidden = true;

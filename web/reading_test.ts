@@ -187,3 +187,35 @@ Deno.test("faces and links", async (t) => {
     await relay.close();
   }
 });
+
+Deno.test("history kept by the previous version of the page comes along", async () => {
+  const browser = await launchBrowser();
+  const relay = await startRelay({ directory });
+  try {
+    const a = await openChat(browser, relay, "1001");
+    await a.page.evaluate(() =>
+      localStorage.setItem(
+        "layim-ws:history:1001:1002",
+        JSON.stringify([
+          { mine: false, content: "旧版本收到的", timestamp: 1000, cid: "old-1" },
+          { mine: true, content: "旧版本发出的", timestamp: 2000 },
+          { mine: false, system: true, content: "连接已断开，正在重连…", timestamp: 3000 },
+        ]),
+      )
+    );
+    await a.page.reload();
+    await waitConnection(a.page, "已连接");
+    await a.page.getByRole("button", { name: "李四", exact: true }).click();
+    await chatLog(a.page).getByText("旧版本收到的").waitFor();
+    await chatLog(a.page).getByText("旧版本发出的").waitFor();
+    assertEquals(await chatLog(a.page).getByText("连接已断开，正在重连…").count(), 0);
+    assertEquals(
+      await a.page.evaluate(() => localStorage.getItem("layim-ws:history:1001:1002")),
+      null,
+    );
+    assertEquals(a.problems, []);
+  } finally {
+    await browser.close();
+    await relay.close();
+  }
+});

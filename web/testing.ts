@@ -93,7 +93,10 @@ export const INSTRUMENT = `(() => {
   };
   let permission = "default";
   window.Notification = class {
-    constructor(title, options) { t.notifications.push({ title, body: options?.body ?? "" }); }
+    constructor(title, options) {
+      t.notifications.push({ title, body: options?.body ?? "" });
+      t.shown = [...(t.shown ?? []), this];
+    }
     close() {}
     static get permission() { return permission; }
     static async requestPermission() { t.requests++; permission = "granted"; return permission; }
@@ -102,6 +105,8 @@ export const INSTRUMENT = `(() => {
     configurable: true, get: () => (t.hidden ? "hidden" : "visible"),
   });
   Object.defineProperty(Document.prototype, "hidden", { configurable: true, get: () => t.hidden });
+  // The person clicks the latest notification.
+  t.clickNotification = () => t.shown.at(-1).onclick?.();
   t.setHidden = (hidden) => {
     t.hidden = hidden;
     document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
@@ -219,7 +224,8 @@ export function recorded(page: Page): Promise<{
 }> {
   return page.evaluate(() => {
     const t = (globalThis as unknown as { __layimTest: Record<string, unknown> }).__layimTest;
-    return JSON.parse(JSON.stringify(t));
+    const { played, notifications, requests } = t;
+    return JSON.parse(JSON.stringify({ played, notifications, requests }));
   });
 }
 
@@ -241,11 +247,12 @@ export async function waitUntil(page: Page, check: string): Promise<void> {
  * A server in front of a relay, as another deployment would be: it forwards the page's HTTP
  * requests and pipes each WebSocket to the relay. `legacy` makes it a server that only
  * speaks the legacy profile (it never selects `layim-ws.v1`); `withholdOutcomes` drops the
- * relay's `ack`/`undelivered` frames, like a relay that never answers.
+ * relay's `ack`/`undelivered` frames, like a relay that never answers; `stall` forwards nothing
+ * the page sends, so it never gets identified.
  */
 export function startProxy(
   relay: Relay,
-  options: { legacy?: boolean; withholdOutcomes?: boolean } = {},
+  options: { legacy?: boolean; withholdOutcomes?: boolean; stall?: boolean } = {},
 ): { url: string; close(): Promise<void> } {
   const sockets = new Set<WebSocket>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -261,6 +268,7 @@ export function startProxy(
     const early: string[] = [];
     sockets.add(socket).add(upstream);
     socket.onmessage = (e) => {
+      if (options.stall) return;
       if (upstream.readyState === WebSocket.OPEN) upstream.send(e.data);
       else early.push(e.data);
     };
