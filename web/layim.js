@@ -1221,7 +1221,7 @@ function createLayim() {
     } else if (!ui.win.hidden && (ui.win.contains(target) || target === document.body)) {
       if (narrow.matches) closeChat(true);
       else setChatMinimized(true, true);
-    } else if (main && !main.panel.hidden && main.panel.contains(target)) {
+    } else if (main && !main.panel.hidden && main.panel.contains(target) && !narrow.matches) {
       setMainMinimized(true, true);
     } else {
       return;
@@ -1232,7 +1232,9 @@ function createLayim() {
   /** @param {MediaQueryList | MediaQueryListEvent} query */
   const placeholder = (query) => {
     // A touch keyboard's Enter key says 发送 (enterkeyhint); no shortcut to explain there.
-    ui.input.placeholder = query.matches ? "输入消息" : "Enter 发送，Shift+Enter 换行";
+    if (!sendDisabled) {
+      ui.input.placeholder = query.matches ? "输入消息" : "Enter 发送，Shift+Enter 换行";
+    }
     refresh();
   };
   narrow.addEventListener("change", placeholder);

@@ -79,6 +79,9 @@ Deno.test("mobile layout (375×812)", async (t) => {
       await chatLog(a.page).getByText("手机上发的").waitFor();
       await a.page.keyboard.press("Escape");
       await a.page.getByRole("dialog").waitFor({ state: "hidden" });
+      // On a phone the list is home: Escape there does not hide it.
+      await a.page.keyboard.press("Escape");
+      assert(await panel.isVisible(), "the list stays");
     });
     assertEquals([...a.problems, ...b.problems, ...c.problems], []);
   } finally {
