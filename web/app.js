@@ -27,12 +27,33 @@ const STATE_TEXT = /** @type {const} */ ({
   closed: "已断开",
 });
 
-/** System lines for refused messages, by v1 error code. */
+/** Why a connection closed, in words, by close code (spec section 9). */
+const CLOSE_TEXT = /** @type {Record<number, string>} */ ({
+  1000: "连接已关闭",
+  1001: "中继正在重启或关闭",
+  1003: "发送了中继不支持的数据",
+  1006: "网络中断",
+  1009: "消息过大，连接被中继关闭",
+  1011: "中继内部出错",
+  4001: "身份验证失败（令牌无效或已过期）",
+  4002: "用户 ID 无效",
+  4003: "登录超时",
+  4004: "此账号打开的窗口过多，本窗口已被新窗口替换",
+  4005: "网络太慢，中继断开了连接",
+  4006: "长时间没有响应，连接已超时",
+});
+
+/** @param {number | undefined} code */
+const closeText = (code) =>
+  code === undefined ? "" : CLOSE_TEXT[code] ?? `连接意外关闭（代码 ${code}）`;
+
+/** Why the relay refused a message, in words, by v1 error code. */
 const ERROR_TEXT = /** @type {Record<string, string>} */ ({
-  rate_limited: "发送过于频繁，消息未送达",
-  frame_too_large: "消息过长，未发送",
-  sender_mismatch: "身份不符，消息未送达",
-  invalid_frame: "消息格式有误，未送达",
+  rate_limited: "发送过于频繁",
+  frame_too_large: "消息过长",
+  sender_mismatch: "身份不符",
+  invalid_frame: "消息格式有误",
+  not_identified: "尚未登录",
 });
 
 const params = new URLSearchParams(location.search);
@@ -119,48 +140,55 @@ function start(myId) {
   who.parentElement?.removeAttribute("hidden");
 
   layui.use("layim", function (/** @type {LayIM} */ layim) {
-    layim.config({ init: { mine, friend: [...groups.values()] }, title: "我的LayIM" });
+    layim.config({
+      init: { mine, friend: [...groups.values()] },
+      title: "我的LayIM",
+      notice: true,
+    });
     /** @type {string | null} */
     let current = null;
     /** @type {ConnectionState | null} */
     let previous = null;
     layim.on("chatChange", (res) => current = res.data.id);
-    /** @param {string} content @param {string | number | null} [to] */
-    const systemLine = (content, to = current) => {
-      if (to !== null) layim.getMessage({ system: true, id: to, type: "friend", content });
+    /** A line in the open conversation; never stored. @param {string} content */
+    const systemLine = (content) => {
+      if (current !== null) {
+        layim.getMessage({ system: true, id: current, type: "friend", content });
+      }
     };
-
+    // Presence is not known until the relay offers it: the page never guesses a status from
+    // acks or undelivered messages. A presence frame would call layim.setFriendStatus.
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const client = new LayimClient({ url: `${scheme}//${location.host}/ws`, id: myId, token }, {
       onMessage(message) {
         layim.getMessage(message);
-        layim.setFriendStatus(message.id, "online");
+      },
+      onStatus(sent, status) {
+        layim.setMessageStatus(sent, status === "abandoned" ? "failed" : status);
       },
       onAck(_ack, sent) {
-        layim.setFriendStatus(sent.to.id, "online");
+        layim.setMessageStatus(sent, "delivered");
       },
       onUndelivered(undelivered, sent) {
-        layim.setFriendStatus(sent.to.id, "offline");
-        systemLine(
-          undelivered.reason === "offline"
-            ? "对方不在线，消息未送达"
-            : "服务暂时不可用，消息未送达",
-          sent.to.id,
-        );
+        layim.setMessageStatus(sent, undelivered.reason === "offline" ? "offline" : "unavailable");
       },
       onError(error, sent) {
-        systemLine(
-          ERROR_TEXT[error.code] ?? `出错了：${error.message}`,
-          sent ? sent.to.id : current,
-        );
+        const reason = ERROR_TEXT[error.code] ?? error.message;
+        if (sent) layim.setMessageStatus(sent, "refused", reason);
+        else systemLine(`出错了：${reason}`);
       },
       onState(state, detail) {
-        status.textContent = STATE_TEXT[state];
+        const why = closeText(detail.code);
+        status.textContent = why && state !== "open"
+          ? `${STATE_TEXT[state]}（${why}）`
+          : STATE_TEXT[state];
         status.dataset.state = state;
-        if (state === "reconnecting" && previous === "open") systemLine("连接已断开，正在重连…");
+        if (state === "reconnecting" && previous === "open") {
+          systemLine(`连接已断开（${why || "网络中断"}），正在重连…`);
+        }
         if (state === "open" && previous === "reconnecting") systemLine("已重新连接");
         if (state === "closed" && detail.code) {
-          systemLine(`连接已关闭（${detail.code}），请刷新页面`);
+          layim.disableSend(`已断开：${why}。请刷新页面后再发送。`);
         }
         previous = state;
       },

@@ -12,6 +12,13 @@
  *   retrying cannot fix (unauthorized, invalid id, replaced by a newer session).
  * - Nothing typed is lost: messages wait in a queue while disconnected; messages sent but
  *   not yet answered when the connection drops are sent again (at least once).
+ * - A message that waited for a reconnect and then finds its recipient offline is sent again
+ *   for `heldRetryMs` (the recipient is probably reconnecting too), at once when a message
+ *   from that recipient arrives; only after that is it reported `undelivered`.
+ * - `onStatus` follows every message: `waiting` (for a connection), `sending` (written,
+ *   outcome awaited), `retrying` (recipient offline after a reconnect, will send again),
+ *   `sent` (legacy: written, no outcome will come), `abandoned` (the connection closed for
+ *   good before an outcome).
  *
  * @module
  */
@@ -26,13 +33,17 @@
 
 /** @typedef {"connecting" | "open" | "reconnecting" | "closed"} ConnectionState */
 
+/** @typedef {"waiting" | "sending" | "retrying" | "sent" | "abandoned"} SendStatus */
+
 /**
+ * Handlers; `sent` is always the payload object given to {@link LayimClient.send}.
  * @typedef {object} ClientHandlers
  * @property {(message: GetMessage) => void} [onMessage] a delivered chat message
  * @property {(ack: Ack, sent: SendMessage) => void} [onAck]
  * @property {(undelivered: Undelivered, sent: SendMessage) => void} [onUndelivered]
  * @property {(error: ErrorFrame, sent: SendMessage | undefined) => void} [onError]
  *   an `error` frame (with the message it refused, when it names one by `ref`)
+ * @property {(sent: SendMessage, status: SendStatus) => void} [onStatus]
  * @property {(state: ConnectionState, detail: { profile: Profile | null, code?: number, retryInMs?: number }) => void} [onState]
  * @property {(ready: Ready | null) => void} [onReady] identified (`null` in the legacy profile)
  */
@@ -46,6 +57,17 @@
  * @property {string} [token] a JWT when the relay requires auth
  * @property {number} [minBackoffMs] first reconnect delay (default 250)
  * @property {number} [maxBackoffMs] longest reconnect delay (default 8000)
+ * @property {number} [heldRetryMs] how long a message that waited for a reconnect keeps
+ *   being sent again while its recipient is offline (default 60000)
+ */
+
+/**
+ * A message on its way.
+ * @typedef {object} Outgoing
+ * @property {SendMessage} payload what the caller gave
+ * @property {string} ref
+ * @property {number} [heldSince] when it first had to wait for a connection
+ * @property {number} retries sends again after `offline`
  */
 
 const SUBPROTOCOL = "layim-ws.v1";
@@ -53,10 +75,12 @@ const SUBPROTOCOL = "layim-ws.v1";
 const FINAL_CLOSES = new Set([4001, 4002, 4004]);
 /** Fallback frame limit until `ready` tells the server's. */
 const DEFAULT_MAX_FRAME_BYTES = 65536;
+/** Longest pause between sends again of a held message whose recipient is offline. */
+const HELD_RETRY_MAX_MS = 4000;
 
 /** A connection to a layim-ws relay that survives relay restarts. */
 export class LayimClient {
-  /** @type {ClientOptions & { minBackoffMs: number, maxBackoffMs: number }} */
+  /** @type {ClientOptions & { minBackoffMs: number, maxBackoffMs: number, heldRetryMs: number }} */
   #options;
   /** @type {ClientHandlers} */
   #handlers;
@@ -76,18 +100,23 @@ export class LayimClient {
   /** @type {ReturnType<typeof setInterval> | undefined} */
   #pingTimer;
   #awaitingPong = false;
-  /** Messages not yet written to an identified connection. @type {SendMessage[]} */
+  /** Messages not yet written to an identified connection. @type {Outgoing[]} */
   #queue = [];
-  /** v1 messages written but not yet answered, by ref. @type {Map<string, SendMessage>} */
+  /** v1 messages written but not yet answered, by ref. @type {Map<string, Outgoing>} */
   #inFlight = new Map();
+  /** Held messages waiting to be sent again to an offline recipient, with their timers. @type {Map<Outgoing, ReturnType<typeof setTimeout>>} */
+  #retrying = new Map();
+  #onOnline = () => this.#reconnectNow();
 
   /**
    * @param {ClientOptions} options
    * @param {ClientHandlers} handlers
    */
   constructor(options, handlers) {
-    this.#options = { minBackoffMs: 250, maxBackoffMs: 8000, ...options };
+    this.#options = { minBackoffMs: 250, maxBackoffMs: 8000, heldRetryMs: 60_000, ...options };
     this.#handlers = handlers;
+    // Back online: try at once instead of waiting out the backoff.
+    globalThis.addEventListener?.("online", this.#onOnline);
     this.#connect();
   }
 
@@ -98,16 +127,26 @@ export class LayimClient {
    */
   send(payload) {
     const ref = `${Date.now().toString(36)}-${++this.#refSeq}`;
-    const message = { ...payload, ref };
-    if (new TextEncoder().encode(JSON.stringify(message)).length > this.#maxFrameBytes) {
+    if (
+      new TextEncoder().encode(JSON.stringify({ ...payload, ref })).length > this.#maxFrameBytes
+    ) {
       this.#handlers.onError?.(
         { type: "error", code: "frame_too_large", message: "message too large to send", ref },
-        message,
+        payload,
       );
       return ref;
     }
+    /** @type {Outgoing} */
+    const message = { payload, ref, retries: 0 };
+    if (this.#stopped) {
+      this.#handlers.onStatus?.(payload, "abandoned");
+      return ref;
+    }
     this.#queue.push(message);
-    this.#flush();
+    if (!this.#flush()) {
+      message.heldSince = Date.now();
+      this.#handlers.onStatus?.(payload, "waiting");
+    }
     return ref;
   }
 
@@ -115,9 +154,19 @@ export class LayimClient {
   close() {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    globalThis.removeEventListener?.("online", this.#onOnline);
     this.#stopPing();
     this.#ws?.close(1000);
+    this.#abandonAll();
     this.#setState("closed");
+  }
+
+  /** Connects now when waiting for the next reconnect attempt. */
+  #reconnectNow() {
+    if (this.#stopped || this.#ws?.readyState === WebSocket.OPEN) return;
+    if (this.#ws && this.#ws.readyState === WebSocket.CONNECTING) return;
+    clearTimeout(this.#retryTimer);
+    this.#connect();
   }
 
   #connect() {
@@ -173,6 +222,7 @@ export class LayimClient {
     switch (frame.type) {
       case "friend":
         this.#handlers.onMessage?.(/** @type {GetMessage} */ (frame));
+        this.#retryTo(String(frame.id));
         return;
       case "ready":
         this.#maxFrameBytes = frame.limits?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -188,8 +238,11 @@ export class LayimClient {
         return;
       }
       case "undelivered": {
-        const sent = this.#settle(frame.ref);
-        if (sent) this.#handlers.onUndelivered?.(frame, sent);
+        const sent = this.#inFlight.get(frame.ref);
+        this.#inFlight.delete(frame.ref);
+        if (!sent) return;
+        if (frame.reason === "offline" && this.#holdForRetry(sent)) return;
+        this.#handlers.onUndelivered?.(frame, sent.payload);
         return;
       }
       case "error":
@@ -213,21 +266,63 @@ export class LayimClient {
   #settle(ref) {
     const sent = this.#inFlight.get(ref);
     this.#inFlight.delete(ref);
-    return sent;
+    return sent?.payload;
   }
 
+  /**
+   * Schedules a held message to be sent again while its recipient is offline.
+   * @param {Outgoing} message
+   * @returns {boolean} false when it was never held or its time is up
+   */
+  #holdForRetry(message) {
+    if (message.heldSince === undefined) return false;
+    if (Date.now() - message.heldSince >= this.#options.heldRetryMs) return false;
+    const delay = Math.min(HELD_RETRY_MAX_MS, 1000 * 2 ** message.retries++);
+    this.#retrying.set(message, setTimeout(() => this.#resend(message), delay));
+    this.#handlers.onStatus?.(message.payload, "retrying");
+    return true;
+  }
+
+  /** @param {Outgoing} message */
+  #resend(message) {
+    clearTimeout(this.#retrying.get(message));
+    this.#retrying.delete(message);
+    this.#queue.push(message);
+    if (!this.#flush()) this.#handlers.onStatus?.(message.payload, "waiting");
+  }
+
+  /** A message from `id` proves it is online: its held messages go now. @param {string} id */
+  #retryTo(id) {
+    for (const message of [...this.#retrying.keys()]) {
+      if (String(message.payload.to.id) === id) this.#resend(message);
+    }
+  }
+
+  /** Writes the queue to the connection; false when there is no identified connection. */
   #flush() {
     const ws = this.#ws;
-    if (!ws || !this.#identified || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || !this.#identified || ws.readyState !== WebSocket.OPEN) return false;
     for (const message of this.#queue.splice(0)) {
       if (this.#profile === "v1") {
-        this.#inFlight.set(/** @type {string} */ (message.ref), message);
-        ws.send(JSON.stringify(message));
+        this.#inFlight.set(message.ref, message);
+        ws.send(JSON.stringify({ ...message.payload, ref: message.ref }));
+        this.#handlers.onStatus?.(message.payload, "sending");
       } else {
-        const { ref: _ref, ...legacy } = message;
-        ws.send(JSON.stringify(legacy));
+        // Legacy has no ref: LayIM's payload as-is, and no outcome will come.
+        ws.send(JSON.stringify(message.payload));
+        this.#handlers.onStatus?.(message.payload, "sent");
       }
     }
+    return true;
+  }
+
+  /** The connection closed for good: nothing waiting will be sent. */
+  #abandonAll() {
+    for (const message of this.#retrying.keys()) clearTimeout(this.#retrying.get(message));
+    const left = [...this.#queue.splice(0), ...this.#retrying.keys(), ...this.#inFlight.values()];
+    this.#retrying.clear();
+    this.#inFlight.clear();
+    for (const message of left) this.#handlers.onStatus?.(message.payload, "abandoned");
   }
 
   /**
@@ -238,13 +333,21 @@ export class LayimClient {
     this.#stopPing();
     this.#identified = false;
     // Unanswered messages may not have reached the relay: send them again first.
-    this.#queue.unshift(...this.#inFlight.values());
+    const unanswered = [...this.#inFlight.values()];
     this.#inFlight.clear();
+    this.#queue.unshift(...unanswered);
     if (this.#stopped) return;
     if (FINAL_CLOSES.has(code)) {
       this.#stopped = true;
+      globalThis.removeEventListener?.("online", this.#onOnline);
+      this.#abandonAll();
       this.#setState("closed", { code });
       return;
+    }
+    const now = Date.now();
+    for (const message of this.#queue) {
+      message.heldSince ??= now;
+      this.#handlers.onStatus?.(message.payload, "waiting");
     }
     // Browsers fail the handshake when a server ignores the offered subprotocol: until the
     // profile is known, a v1 attempt that never opened is retried at once without it.

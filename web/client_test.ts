@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { waitFor } from "../testing/net.ts";
 import { launchBrowser, TIMEOUT_MS } from "./testing.ts";
 
@@ -65,8 +65,27 @@ async function startClient(page: Page, origin: string, options: object) {
         onUndelivered: (u, sent) => log.push(["undelivered", u.reason, sent.mine.content]),
         onError: (e, sent) => log.push(["error", e.code, sent && sent.mine.content]),
         onState: (state, d) => log.push(["state", state, d.profile, d.code ?? null]),
+        onStatus: (sent, status) => log.push(["status", status, sent.mine.content]),
       });`,
   });
+}
+
+/** Runs `body` with a scripted server and a page running the client against it. */
+async function withClient(
+  browser: Browser,
+  v1: boolean,
+  options: object,
+  body: (server: ReturnType<typeof fakeServer>, page: Page) => Promise<void>,
+) {
+  const server = fakeServer(v1);
+  const page = await browser.newPage();
+  try {
+    await startClient(page, server.origin, options);
+    await body(server, page);
+  } finally {
+    await page.close();
+    await server.close();
+  }
 }
 
 const send = (page: Page, content: string) =>
@@ -110,10 +129,7 @@ Deno.test("LayimClient against scripted servers", async (t) => {
   const browser = await launchBrowser();
   try {
     await t.step("legacy server: bare id, no ref, getMessage delivered", async () => {
-      const server = fakeServer(false);
-      const page = await browser.newPage();
-      try {
-        await startClient(page, server.origin, {});
+      await withClient(browser, false, {}, async (server, page) => {
         await logged(page, ["state", "open", "legacy", null]);
         await send(page, "hello");
         // Connection 0 offered v1: Chromium fails a handshake that ignores it, and the client
@@ -127,31 +143,19 @@ Deno.test("LayimClient against scripted servers", async (t) => {
         });
         server.conns[1].socket.send(JSON.stringify({ type: "friend", id: "1002", content: "hi" }));
         await logged(page, ["message", "hi"]);
-      } finally {
-        await page.close();
-        await server.close();
-      }
+      });
     });
 
     await t.step("legacy server with a token: it goes in the URL", async () => {
-      const server = fakeServer(false);
-      const page = await browser.newPage();
-      try {
-        await startClient(page, server.origin, { token: "t.o.k" });
+      await withClient(browser, false, { token: "t.o.k" }, async (server, page) => {
         assertEquals(await server.frames(1, 1), ["1001"]);
         assertEquals(server.conns[1].url.searchParams.get("token"), "t.o.k");
         assertEquals(server.conns[0].frames, []);
-      } finally {
-        await page.close();
-        await server.close();
-      }
+      });
     });
 
     await t.step("v1: identify, outcomes, local size limit, resend after a drop", async () => {
-      const server = fakeServer(true);
-      const page = await browser.newPage();
-      try {
-        await startClient(page, server.origin, { token: "jwt" });
+      await withClient(browser, true, { token: "jwt" }, async (server, page) => {
         const [identify] = await server.frames(0, 1);
         assertEquals(JSON.parse(identify), { type: "identify", id: "1001", token: "jwt" });
         await send(page, "queued before ready");
@@ -184,17 +188,65 @@ Deno.test("LayimClient against scripted servers", async (t) => {
         const resent = JSON.parse((await server.frames(1, 2))[1]);
         assertEquals(resent, third);
         assertEquals(server.conns[0].frames.length, 4);
-      } finally {
-        await page.close();
-        await server.close();
-      }
+      });
+    });
+
+    await t.step(
+      "v1: a message that waited for the connection outlives an offline answer",
+      async () => {
+        const server = fakeServer(true);
+        const page = await browser.newPage();
+        try {
+          await startClient(page, server.origin, {});
+          await server.frames(0, 1);
+          await send(page, "held");
+          await logged(page, ["status", "waiting", "held"]);
+          server.conns[0].socket.send(READY({}));
+          const first = JSON.parse((await server.frames(0, 2))[1]);
+          await logged(page, ["status", "sending", "held"]);
+          server.conns[0].socket.send(
+            JSON.stringify({ type: "undelivered", ref: first.ref, to: "1002", reason: "offline" }),
+          );
+          await logged(page, ["status", "retrying", "held"]);
+          // The recipient writes: it is online, and the held message goes again.
+          server.conns[0].socket.send(
+            JSON.stringify({ type: "friend", id: "1002", content: "hi" }),
+          );
+          const again = JSON.parse((await server.frames(0, 3))[2]);
+          assertEquals(again, first);
+          server.conns[0].socket.send(
+            JSON.stringify({ type: "ack", ref: again.ref, cid: "c9", timestamp: 1 }),
+          );
+          await logged(page, ["ack", "c9", "held"]);
+          assertEquals(
+            await page.evaluate(`log.filter((e) => e[0] === "undelivered").length`),
+            0,
+            "never reported undelivered",
+          );
+        } finally {
+          await page.close();
+          await server.close();
+        }
+      },
+    );
+
+    await t.step("v1: a final close abandons what was not answered", async () => {
+      await withClient(browser, true, {}, async (server, page) => {
+        await server.frames(0, 1);
+        server.conns[0].socket.send(READY({}));
+        await logged(page, ["state", "open", "v1", null]);
+        await send(page, "in flight");
+        await server.frames(0, 2);
+        server.conns[0].socket.close(4004, "replaced");
+        await logged(page, ["state", "closed", "v1", 4004]);
+        await logged(page, ["status", "abandoned", "in flight"]);
+        await send(page, "after the end");
+        await logged(page, ["status", "abandoned", "after the end"]);
+      });
     });
 
     await t.step("v1: a missing pong reconnects; 4001 stops for good", async () => {
-      const server = fakeServer(true);
-      const page = await browser.newPage();
-      try {
-        await startClient(page, server.origin, {});
+      await withClient(browser, true, {}, async (server, page) => {
         await server.frames(0, 1);
         server.conns[0].socket.send(READY({ idleTimeoutMs: 3000 }));
         const ping = JSON.parse((await server.frames(0, 2))[1]);
@@ -203,10 +255,7 @@ Deno.test("LayimClient against scripted servers", async (t) => {
         await server.frames(1, 1);
         server.conns[1].socket.close(4001, "unauthorized");
         await logged(page, ["state", "closed", "v1", 4001]);
-      } finally {
-        await page.close();
-        await server.close();
-      }
+      });
     });
   } finally {
     await browser.close();

@@ -7,9 +7,11 @@ import {
   launchBrowser,
   openChat,
   openPage,
+  recorded,
   startRelay,
   typeAndSend,
   type UserPage,
+  waitUntil,
 } from "./testing.ts";
 
 /**
@@ -17,7 +19,7 @@ import {
  * module's events are recorded in `window.events`.
  */
 async function layimPage(browser: Browser, relay: Relay, options: object): Promise<UserPage> {
-  const user = await openPage(browser, relay, "/api/users");
+  const user = await openPage(browser, relay, "/api/users", { instrument: true });
   await user.page.setContent(`<!doctype html>
     <link rel="stylesheet" href="/layui/css/layui.css"><link rel="stylesheet" href="/layim.css">
     <body class="app">
@@ -91,9 +93,36 @@ Deno.test("layim module: the LayIM API surface", async (t) => {
       await page.getByRole("tab", { name: "陌生人" }).waitFor();
       await page.getByRole("button", { name: "关闭当前会话" }).click();
       await page.getByRole("dialog", { name: "与 陌生人 的会话" }).waitFor();
-      await page.getByRole("tab").first().waitFor({ state: "hidden" });
+      await page.getByRole("tablist", { name: "会话列表" }).waitFor({ state: "hidden" });
       await page.getByRole("button", { name: "关闭聊天窗口" }).click();
       await page.getByRole("dialog").waitFor({ state: "hidden" });
+      assertEquals(problems, []);
+    });
+
+    await t.step("voice and notice: LayIM's names and defaults", async () => {
+      const byDefault = await layimPage(browser, relay, {});
+      const message = JSON.stringify({ id: "2", username: "小红", type: "friend", content: "叮" });
+      await byDefault.page.evaluate(`layim.getMessage(${message})`);
+      await waitUntil(byDefault.page, `__layimTest.played.length === 1`);
+      await byDefault.page.getByRole("button", { name: "消息提示音", pressed: true }).waitFor();
+      assertEquals(await byDefault.page.getByRole("button", { name: "桌面通知" }).count(), 0);
+
+      const quiet = await layimPage(browser, relay, { voice: false, notice: true });
+      await quiet.page.evaluate(`layim.getMessage(${message})`);
+      await quiet.page.getByRole("status", { name: "小红 未读消息 1" }).waitFor();
+      assertEquals((await recorded(quiet.page)).played, []);
+      assertEquals(await quiet.page.getByRole("button", { name: "消息提示音" }).count(), 0);
+      await quiet.page.getByRole("button", { name: "桌面通知", pressed: false }).waitFor();
+      assertEquals([...byDefault.problems, ...quiet.problems], []);
+    });
+
+    await t.step("config maxLength: refused before sending, text kept", async () => {
+      const { page, problems } = await layimPage(browser, relay, { maxLength: 5 });
+      await page.evaluate(`layim.chat({ id: "2", name: "小红", avatar: "", type: "friend" })`);
+      await page.getByRole("textbox", { name: "输入消息" }).fill("六个字太长了");
+      await page.getByRole("textbox", { name: "输入消息" }).press("Enter");
+      await page.getByRole("alert").filter({ hasText: "内容最长不能超过5个字符" }).waitFor();
+      assertEquals(await page.evaluate("events.length"), 2, "no sendMessage event");
       assertEquals(problems, []);
     });
 
@@ -105,14 +134,14 @@ Deno.test("layim module: the LayIM API surface", async (t) => {
       assertEquals(problems, []);
     });
 
-    await t.step("a rate-limited message gives a system line", async () => {
+    await t.step("a rate-limited message says so under its bubble", async () => {
       const a = await openChat(browser, relay, "1001");
       await openChat(browser, relay, "1002");
       await a.page.getByRole("button", { name: "李四", exact: true }).click();
       await typeAndSend(a.page, "第一条");
       await typeAndSend(a.page, "第二条");
-      await chatLog(a.page).getByRole("note").filter({ hasText: "发送过于频繁，消息未送达" })
-        .waitFor();
+      await chatLog(a.page).getByRole("listitem").filter({ hasText: "第二条" })
+        .getByText("发送过于频繁，未送达").waitFor();
       assertEquals(a.problems, []);
     });
   } finally {

@@ -9,6 +9,7 @@
  * - `img[url]` → `<img>`;
  * - `a(url)[text]` → a link opening in a new tab (`rel="noopener noreferrer"`);
  * - `file(url)[name]` → a download link;
+ * - a plain `http://` or `https://` URL in the text → a link, by the same rules as `a(url)[text]`;
  * - newlines → `<br>`.
  *
  * URLs must resolve to `http:` or `https:` (absolute, or relative to the page); anything
@@ -17,74 +18,88 @@
  * @module
  */
 
-/** LayIM's face names, shown as emoji because LayIM's face images are not open source. */
-const FACES = Object.freeze(
-  /** @type {Record<string, string>} */ ({
-    "微笑": "🙂",
-    "嘻嘻": "😄",
-    "哈哈": "😆",
-    "可爱": "😊",
-    "可怜": "🥺",
-    "挖鼻": "🤏",
-    "吃惊": "😲",
-    "害羞": "☺️",
-    "挤眼": "😉",
-    "闭嘴": "🤐",
-    "鄙视": "😒",
-    "爱你": "😍",
-    "泪": "😢",
-    "偷笑": "🤭",
-    "亲亲": "😘",
-    "生病": "🤒",
-    "太开心": "😁",
-    "白眼": "🙄",
-    "嘘": "🤫",
-    "衰": "😩",
-    "委屈": "😞",
-    "吐": "🤮",
-    "哈欠": "🥱",
-    "抱抱": "🤗",
-    "怒": "😠",
-    "疑问": "❓",
-    "馋嘴": "🤤",
-    "拜拜": "👋",
-    "思考": "🤔",
-    "汗": "😓",
-    "困": "😪",
-    "睡": "😴",
-    "钱": "🤑",
-    "失望": "😔",
-    "酷": "😎",
-    "色": "😍",
-    "哼": "😤",
-    "鼓掌": "👏",
-    "晕": "😵",
-    "悲伤": "😥",
-    "抓狂": "😫",
-    "阴险": "😏",
-    "怒骂": "🤬",
-    "心": "❤️",
-    "伤心": "💔",
-    "猪头": "🐷",
-    "熊猫": "🐼",
-    "兔子": "🐰",
-    "ok": "👌",
-    "耶": "✌️",
-    "good": "👍",
-    "NO": "🙅",
-    "赞": "👍",
-    "来": "🫴",
-    "弱": "👎",
-    "囧": "😳",
-    "浮云": "☁️",
-    "围观": "👀",
-    "礼物": "🎁",
-    "钟": "⏰",
-    "话筒": "🎤",
-    "蜡烛": "🕯️",
-    "蛋糕": "🎂",
-  }),
+/**
+ * LayIM's 72 faces in LayIM's order (the order of its face picker), shown as emoji because
+ * LayIM's face images are not open source.
+ */
+export const FACES = Object.freeze(
+  /** @type {[string, string][]} */ ([
+    ["微笑", "🙂"],
+    ["嘻嘻", "😄"],
+    ["哈哈", "😆"],
+    ["可爱", "😊"],
+    ["可怜", "🥺"],
+    ["挖鼻", "🤏"],
+    ["吃惊", "😲"],
+    ["害羞", "☺️"],
+    ["挤眼", "😉"],
+    ["闭嘴", "🤐"],
+    ["鄙视", "😒"],
+    ["爱你", "😍"],
+    ["泪", "😢"],
+    ["偷笑", "🤭"],
+    ["亲亲", "😘"],
+    ["生病", "🤒"],
+    ["太开心", "😁"],
+    ["白眼", "🙄"],
+    ["右哼哼", "😤"],
+    ["左哼哼", "😮‍💨"],
+    ["嘘", "🤫"],
+    ["衰", "😩"],
+    ["委屈", "😞"],
+    ["吐", "🤮"],
+    ["哈欠", "🥱"],
+    ["抱抱", "🤗"],
+    ["怒", "😠"],
+    ["疑问", "❓"],
+    ["馋嘴", "🤤"],
+    ["拜拜", "👋"],
+    ["思考", "🤔"],
+    ["汗", "😓"],
+    ["困", "😪"],
+    ["睡", "😴"],
+    ["钱", "🤑"],
+    ["失望", "😔"],
+    ["酷", "😎"],
+    ["色", "😻"],
+    ["哼", "😾"],
+    ["鼓掌", "👏"],
+    ["晕", "😵"],
+    ["悲伤", "😥"],
+    ["抓狂", "😫"],
+    ["黑线", "😑"],
+    ["阴险", "😏"],
+    ["怒骂", "🤬"],
+    ["互粉", "🤝"],
+    ["心", "❤️"],
+    ["伤心", "💔"],
+    ["猪头", "🐷"],
+    ["熊猫", "🐼"],
+    ["兔子", "🐰"],
+    ["ok", "👌"],
+    ["耶", "✌️"],
+    ["good", "👍"],
+    ["NO", "🙅"],
+    ["赞", "💯"],
+    ["来", "🫴"],
+    ["弱", "👎"],
+    ["草泥马", "🦙"],
+    ["神马", "🐴"],
+    ["囧", "😳"],
+    ["浮云", "☁️"],
+    ["给力", "💪"],
+    ["围观", "👀"],
+    ["威武", "🦁"],
+    ["奥特曼", "🦸"],
+    ["礼物", "🎁"],
+    ["钟", "⏰"],
+    ["话筒", "🎤"],
+    ["蜡烛", "🕯️"],
+    ["蛋糕", "🎂"],
+  ]),
 );
+
+const FACE_EMOJI = new Map(FACES);
 
 /**
  * A piece of message content: literal text, a line break, or one markup element.
@@ -139,7 +154,58 @@ export function tokenize(content, base) {
   }
   text += content.slice(last);
   if (text) tokens.push({ kind: "text", text });
+  return tokens.flatMap((t) => t.kind === "text" ? linkify(t.text) : [t]);
+}
+
+/** A plain URL: up to white space, quotes, angle brackets or CJK punctuation. */
+const PLAIN_URL = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/gi;
+/** Punctuation that ends a sentence rather than the URL before it. */
+const TRAILING = /[.,;:!?'")\]}]+$/;
+
+/**
+ * Splits plain text around the `http(s)` URLs in it, each becoming a link token.
+ * @param {string} text
+ * @returns {Token[]}
+ */
+function linkify(text) {
+  /** @type {Token[]} */
+  const tokens = [];
+  let last = 0;
+  for (const m of text.matchAll(PLAIN_URL)) {
+    const url = m[0].replace(TRAILING, "");
+    const href = safeUrl(url, "http://invalid/");
+    if (!href || !/^https?:\/\//i.test(url)) continue;
+    if (m.index > last) tokens.push({ kind: "text", text: text.slice(last, m.index) });
+    tokens.push({ kind: "a", href, text: url });
+    last = m.index + url.length;
+  }
+  if (last < text.length) tokens.push({ kind: "text", text: text.slice(last) });
   return tokens;
+}
+
+/**
+ * Content as one line of plain text, for previews and notifications: faces as `[微笑]`,
+ * images as `[图片]`, files as `[文件] name`, links as their text.
+ * @param {string} content
+ * @param {string} base
+ */
+export function plainText(content, base) {
+  return tokenize(content, base).map((t) => {
+    switch (t.kind) {
+      case "text":
+        return t.text;
+      case "br":
+        return " ";
+      case "face":
+        return `[${t.name}]`;
+      case "img":
+        return "[图片]";
+      case "a":
+        return t.text;
+      case "file":
+        return `[文件] ${t.name}`;
+    }
+  }).join("");
 }
 
 /**
@@ -150,7 +216,7 @@ export function tokenize(content, base) {
 function toToken(m, base) {
   const [whole, face, img, kind, url, label] = m;
   if (face !== undefined) {
-    const emoji = Object.hasOwn(FACES, face) ? FACES[face] : undefined;
+    const emoji = FACE_EMOJI.get(face);
     return emoji ? { kind: "face", name: face, emoji } : null;
   }
   if (img !== undefined) {
