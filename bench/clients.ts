@@ -8,10 +8,8 @@
  *
  * @module
  */
+import type { Profile } from "../schemas/protocol.ts";
 import { connectWs, type WsClient } from "./wire.ts";
-
-/** `legacy`: bare id first frame, getMessage only. `v1`: `layim-ws.v1`, identify → ready. */
-export type Profile = "legacy" | "v1";
 
 /** The relay under load. */
 export interface Target {

@@ -18,9 +18,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { Profile } from "../schemas/protocol.ts";
 import {
   Load,
-  type Profile,
   registerAlone,
   settles,
   type Stream,

@@ -1,4 +1,5 @@
 import { assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+import type { Profile } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
 import { BrokerUnavailable, type DeliverLocal, LocalBroker } from "./broker.ts";
 import { Registry, type Session } from "./registry.ts";
@@ -11,7 +12,7 @@ class Fake implements Session {
   constructor(
     readonly id: string,
     readonly userId: string,
-    readonly profile: "legacy" | "v1" = "v1",
+    readonly profile: Profile = "v1",
     readonly username?: string,
     readonly avatar?: string,
   ) {}
@@ -46,7 +47,7 @@ function setup(
     faults: new Set(faults),
   });
   let seq = 0;
-  const join = (user: string, profile: "legacy" | "v1" = "v1", name?: string) => {
+  const join = (user: string, profile: Profile = "v1", name?: string) => {
     const s = new Fake(`s${++seq}`, user, profile, name);
     router.attach(s);
     return s;

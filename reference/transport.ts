@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { CloseCode, type ErrorCode, type Limits, SUBPROTOCOL } from "../schemas/protocol.ts";
+import {
+  CloseCode,
+  type ErrorCode,
+  type Limits,
+  type Profile,
+  SUBPROTOCOL,
+} from "../schemas/protocol.ts";
 import { normalizeId, parseClientFrame, validateLegacyId } from "../schemas/validate.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import type { Directory, DirectoryUser } from "./directory.ts";
@@ -69,7 +75,7 @@ function typeOf(text: string): unknown {
 /** One upgraded WebSocket; a {@linkcode Session} of the registry once identified. */
 export class Connection implements Session {
   readonly id: string;
-  readonly profile: "legacy" | "v1";
+  readonly profile: Profile;
   userId = "";
   username?: string;
   avatar?: string;
@@ -89,7 +95,7 @@ export class Connection implements Session {
   constructor(
     ctx: RelayContext,
     socket: WebSocket,
-    profile: "legacy" | "v1",
+    profile: Profile,
     token: string | null,
     ip: string,
   ) {

@@ -9,6 +9,9 @@ import type { ErrorFrame, Undelivered } from "./types.ts";
 /** The WebSocket subprotocol a client offers to select the v1 profile. */
 export const SUBPROTOCOL = "layim-ws.v1";
 
+/** A connection's profile: `legacy` (the seed's frames) or `v1` (the `layim-ws.v1` subprotocol). */
+export type Profile = "legacy" | "v1";
+
 /** Close codes (spec section "Close codes"). */
 export const CloseCode = {
   normal: 1000,
