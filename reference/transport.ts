@@ -12,7 +12,12 @@ import {
   type Profile,
   SUBPROTOCOL,
 } from "../schemas/protocol.ts";
-import { normalizeId, parseClientFrame, validateLegacyId } from "../schemas/validate.ts";
+import {
+  isSendMessage,
+  normalizeId,
+  parseClientFrame,
+  validateLegacyId,
+} from "../schemas/validate.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import type { Directory, DirectoryUser } from "./directory.ts";
 import { TokenBucket, tooLarge } from "./limits.ts";
@@ -222,7 +227,7 @@ export class Connection implements Session {
       return;
     }
     const frame = result.frame;
-    if (!("type" in frame)) this.#ctx.router.send(this, frame, now);
+    if (isSendMessage(frame)) this.#ctx.router.send(this, frame, now);
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
     else if (frame.type === "ping") {
       this.send(JSON.stringify({ type: "pong", data: frame.data }));
@@ -249,7 +254,7 @@ export class Connection implements Session {
       return;
     }
     const frame = result.frame;
-    if ("type" in frame && frame.type === "identify") {
+    if (!isSendMessage(frame) && frame.type === "identify") {
       this.#identify(normalizeId(frame.id), frame.token ?? this.#token);
     } else {
       this.#refuse("not_identified");
