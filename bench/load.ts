@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Profile } from "../schemas/protocol.ts";
+import { isWebSocketUrl, type Profile } from "../schemas/protocol.ts";
 import {
   Load,
   registerAlone,
@@ -395,14 +395,18 @@ async function main(args: string[]): Promise<void> {
       count: { type: "string" },
     },
   });
-  if (!values.url || (values.profile !== "legacy" && values.profile !== "v1")) {
+  const urlB = values["url-b"];
+  if (
+    !values.url || !isWebSocketUrl(values.url) || (urlB !== undefined && !isWebSocketUrl(urlB)) ||
+    (values.profile !== "legacy" && values.profile !== "v1")
+  ) {
     throw new Error(
       "usage: load.ts [hold] --url ws://HOST:PORT/PATH [--url-b WS_URL] [--profile legacy|v1] …",
     );
   }
   const target: Target = {
     url: values.url,
-    urlB: values["url-b"],
+    urlB,
     profile: values.profile,
     pid: values.pid === undefined ? undefined : positive(values.pid, 0),
   };
