@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { CloseCode, type ErrorCode } from "../schemas/protocol.ts";
+import { CloseCode } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
 import { normalizeId } from "../schemas/validate.ts";
 import { type Broker, BrokerUnavailable, type DeliverLocal, type Envelope } from "./broker.ts";
+import { ackFrame, errorFrame, getMessageFrame, undeliveredFrame } from "./frames.ts";
 import type { Registry, Session } from "./registry.ts";
 
 /**
@@ -38,18 +39,6 @@ export interface RouterOptions<S extends Session> {
   node: string;
   maxSessionsPerUser: number;
   faults?: ReadonlySet<Fault>;
-}
-
-/** A serialized v1 `error` frame. */
-export function errorFrame(code: ErrorCode, message: string, ref?: string): string {
-  return JSON.stringify(
-    ref === undefined ? { type: "error", code, message } : {
-      type: "error",
-      code,
-      message,
-      ref,
-    },
-  );
 }
 
 interface Held {
@@ -169,17 +158,14 @@ export class Router<S extends Session = Session> {
     const env: Envelope = {
       to,
       origin: session.id,
-      data: JSON.stringify({
-        username: session.username ?? mine.username ?? session.userId,
-        avatar: session.avatar ?? mine.avatar ?? "",
-        id: session.userId,
-        type: "friend",
-        content: mine.content,
+      data: getMessageFrame(
+        session.userId,
+        session.username ?? mine.username ?? session.userId,
+        session.avatar ?? mine.avatar ?? "",
+        mine.content,
         timestamp,
-        fromid: session.userId,
         cid,
-        mine: false,
-      }),
+      ),
     };
     if (this.#faulty) this.#sendFaulty(session, env, ref, cid, timestamp);
     else this.#publish(session, env, ref, to, cid, timestamp);
@@ -247,11 +233,7 @@ export class Router<S extends Session = Session> {
   ): void {
     if (n > 0) {
       this.#counters.messagesDelivered++;
-      if (ref !== undefined) {
-        session.send(
-          `{"type":"ack","ref":${JSON.stringify(ref)},"cid":"${cid}","timestamp":${timestamp}}`,
-        );
-      }
+      if (ref !== undefined) session.send(ackFrame(ref, cid, timestamp));
       return;
     }
     this.#counters.messagesDroppedOffline++;
@@ -260,17 +242,13 @@ export class Router<S extends Session = Session> {
       if (stored) stored.push(env.data);
       else this.#stored.set(env.to, [env.data]);
     }
-    if (ref !== undefined) {
-      session.send(JSON.stringify({ type: "undelivered", ref, to, reason: "offline" }));
-    }
+    if (ref !== undefined) session.send(undeliveredFrame(ref, to, "offline"));
   }
 
   #failed(session: S, ref: string | undefined, to: string, error: unknown): void {
     if (error instanceof BrokerUnavailable) {
       this.#counters.refused("unavailable");
-      if (ref !== undefined) {
-        session.send(JSON.stringify({ type: "undelivered", ref, to, reason: "unavailable" }));
-      }
+      if (ref !== undefined) session.send(undeliveredFrame(ref, to, "unavailable"));
       return;
     }
     this.#counters.refused("internal_error");

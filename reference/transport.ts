@@ -24,7 +24,8 @@ import { TokenBucket, tooLarge } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Registry, Session } from "./registry.ts";
-import { errorFrame, type Router } from "./router.ts";
+import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
+import type { Router } from "./router.ts";
 import { LAYUI_DIST, serveFile } from "./static.ts";
 
 /** Everything the connections of one relay share. */
@@ -54,7 +55,6 @@ const IDENTIFIED = 2;
 const CLOSED = 3;
 
 const OPEN = 1; // WebSocket.OPEN
-const FEATURES = ["ack", "undelivered", "ping"];
 const IDLE_REASON = "No response from ping frame.";
 
 let sessionSeq = 0;
@@ -230,7 +230,7 @@ export class Connection implements Session {
     if (isSendMessage(frame)) this.#ctx.router.send(this, frame, now);
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
     else if (frame.type === "ping") {
-      this.send(JSON.stringify({ type: "pong", data: frame.data }));
+      this.send(pongFrame(frame.data));
     } else {
       this.#refuse("already_identified");
       this.send(errorFrame("already_identified", "this connection is already identified"));
@@ -314,17 +314,10 @@ export class Connection implements Session {
     const ctx = this.#ctx;
     if (this.profile === "v1") {
       const known = this.username !== undefined || this.avatar !== undefined;
-      this.send(JSON.stringify({
-        type: "ready",
-        id,
-        session: this.id,
-        protocol: SUBPROTOCOL,
-        limits: ctx.limits,
-        features: FEATURES,
-        user: known
-          ? { username: this.username ?? "", avatar: this.avatar ?? "", sign: entry?.sign }
-          : undefined,
-      }));
+      const user = known
+        ? { username: this.username ?? "", avatar: this.avatar ?? "", sign: entry?.sign }
+        : undefined;
+      this.send(readyFrame(id, this.id, ctx.limits, user));
     }
     ctx.logger.event("identify", { session: this.id, user: id, profile: this.profile });
     const queue = this.#queue;
