@@ -11,11 +11,8 @@ import { loadAuthenticator } from "./auth.ts";
 import { parseConfig } from "./config.ts";
 import { loadDirectory } from "./directory.ts";
 import { createLogger } from "./log.ts";
+import { isLoopback } from "./origin.ts";
 import { serveRelay } from "./relay.ts";
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
 
 function fail(message: string): never {
   console.error(`layim-ws: ${message}`);

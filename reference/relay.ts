@@ -10,6 +10,7 @@ import type { Directory } from "./directory.ts";
 import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { hostForUrl, originPolicy } from "./origin.ts";
 import { Registry } from "./registry.ts";
 import { type Fault, Router } from "./router.ts";
 import { DEFAULT_WEB_ROOT } from "./static.ts";
@@ -59,12 +60,6 @@ export interface Relay {
 
 const CLOSE_WAIT_MS = 2000;
 
-function hostForUrl(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  if (hostname === "::") return "[::1]";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
-}
-
 /** Starts a relay and resolves once it listens; rejects on a bad option or a port in use. */
 export function serveRelay(options: RelayOptions = {}): Promise<Relay> {
   try {
@@ -88,7 +83,6 @@ function start(options: RelayOptions): Relay {
     maxSessionsPerUser: limits.maxSessionsPerUser,
     faults: options.faults,
   });
-  const origins = options.origins;
   const ctx: RelayContext = {
     limits,
     registry,
@@ -97,25 +91,25 @@ function start(options: RelayOptions): Relay {
     logger: options.logger ?? silentLogger,
     auth: options.auth,
     directory: options.directory,
-    origins: null,
-    allowNoOrigin: options.allowNoOrigin ?? true,
     webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
     node,
     connections: new Set(),
     closing: false,
   };
+  // The origin policy names the port, known once listening; the handler is made before this
+  // function returns, so before the first request is read.
   const server = Deno.serve(
     { hostname, port: options.port ?? 8080, onListen() {} },
-    createHandler(ctx, () => router.broker.state),
+    (req, info) => handler(req, info),
   );
   const port = server.addr.port;
-  const own = [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`];
-  if (!["127.0.0.1", "localhost", "::1", "0.0.0.0", "::"].includes(hostname)) {
-    own.push(`http://${hostForUrl(hostname)}:${port}`);
-  }
-  (ctx as { origins: ReadonlySet<string> | null }).origins = origins?.includes("*")
-    ? null
-    : new Set(origins ?? own);
+  const origins = originPolicy({
+    origins: options.origins,
+    allowNoOrigin: options.allowNoOrigin ?? true,
+    hostname,
+    port,
+  });
+  const handler = createHandler(ctx, origins, () => router.broker.state);
   ctx.logger.event("listen", { host: hostname, port });
 
   let closed: Promise<void> | undefined;

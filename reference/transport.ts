@@ -23,6 +23,7 @@ import type { Directory, DirectoryUser } from "./directory.ts";
 import { TokenBucket, tooLarge } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { OriginPolicy } from "./origin.ts";
 import type { Registry, Session } from "./registry.ts";
 import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
 import type { Router } from "./router.ts";
@@ -37,9 +38,6 @@ export interface RelayContext {
   readonly logger: Logger;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
-  /** Exact allowed origins; null allows any. */
-  readonly origins: ReadonlySet<string> | null;
-  readonly allowNoOrigin: boolean;
   readonly webRoot: string | null;
   /** Prefix of session ids, unique per relay process. */
   readonly node: string;
@@ -345,12 +343,13 @@ function json(value: unknown): Response {
 /** The HTTP handler of a relay: WebSocket upgrades on `/ws` and `/`, then the HTTP routes. */
 export function createHandler(
   ctx: RelayContext,
+  origins: OriginPolicy,
   brokerState: () => "up" | "down",
 ): Deno.ServeHandler<Deno.NetAddr> {
   return async (req, info) => {
     const url = new URL(req.url);
     if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return upgrade(ctx, req, url, info.remoteAddr.hostname);
+      return upgrade(ctx, origins, req, url, info.remoteAddr.hostname);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed");
     switch (url.pathname) {
@@ -378,11 +377,17 @@ export function createHandler(
   };
 }
 
-function upgrade(ctx: RelayContext, req: Request, url: URL, ip: string): Response {
+function upgrade(
+  ctx: RelayContext,
+  origins: OriginPolicy,
+  req: Request,
+  url: URL,
+  ip: string,
+): Response {
   if (url.pathname !== "/ws" && url.pathname !== "/") return text(404, "not found");
   if (ctx.closing) return text(503, "shutting down");
   const origin = req.headers.get("origin");
-  if (origin === null ? !ctx.allowNoOrigin : ctx.origins !== null && !ctx.origins.has(origin)) {
+  if (!origins.allows(origin)) {
     ctx.metrics.refused("origin");
     ctx.logger.event("refuse", { reason: "origin", origin: origin ?? "", ip });
     return text(403, "origin not allowed");
