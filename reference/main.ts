@@ -49,10 +49,7 @@ async function main(): Promise<void> {
       logger,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
-        ? (await import("./redis_broker.ts")).redisBroker(config.redisUrl, {
-          nodeId: crypto.randomUUID(),
-          logger,
-        })
+        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, { logger })
         : undefined,
     });
   } catch (error) {

@@ -13,11 +13,11 @@
 export { type Relay, type RelayOptions, serveRelay } from "./relay.ts";
 export {
   type Broker,
+  type BrokerFactory,
   BrokerUnavailable,
   type DeliverLocal,
   type Envelope,
-  LocalBroker,
-  localBroker,
 } from "./broker.ts";
+export { LocalBroker, localBroker } from "./broker_local.ts";
 export type { Fault } from "./router.ts";
 export type { Session } from "./registry.ts";

@@ -5,7 +5,8 @@
  */
 import type { Limits } from "../schemas/protocol.ts";
 import type { Authenticator } from "./auth.ts";
-import { type Broker, type DeliverLocal, localBroker } from "./broker.ts";
+import type { BrokerFactory } from "./broker.ts";
+import { localBroker } from "./broker_local.ts";
 import type { Directory } from "./directory.ts";
 import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -36,8 +37,8 @@ export interface RelayOptions {
   webRoot?: string | null;
   /** Event log (default: silent). */
   logger?: Logger;
-  /** Creates the broker (default: the local in-memory broker). */
-  broker?: (deliverLocal: DeliverLocal) => Broker;
+  /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
+  broker?: BrokerFactory;
   /** TEST ONLY fault injection for the conformance self-tests. */
   faults?: ReadonlySet<Fault>;
   /** Aborting it closes the relay. */
@@ -79,7 +80,7 @@ function start(options: RelayOptions): Relay {
     registry,
     broker: options.broker ?? localBroker,
     counters: metrics,
-    node: node + "-",
+    node,
     maxSessionsPerUser: limits.maxSessionsPerUser,
     faults: options.faults,
   });

@@ -8,7 +8,13 @@
 import { CloseCode } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
 import { normalizeId } from "../schemas/validate.ts";
-import { type Broker, BrokerUnavailable, type DeliverLocal, type Envelope } from "./broker.ts";
+import {
+  type Broker,
+  type BrokerFactory,
+  BrokerUnavailable,
+  type DeliverLocal,
+  type Envelope,
+} from "./broker.ts";
 import { ackFrame, errorFrame, getMessageFrame, undeliveredFrame } from "./frames.ts";
 import type { Registry, Session } from "./registry.ts";
 
@@ -32,10 +38,10 @@ export interface RouterCounters {
 /** How a {@linkcode Router} is built. */
 export interface RouterOptions<S extends Session> {
   registry: Registry<S>;
-  /** Creates the broker from this router's local delivery. */
-  broker: (deliverLocal: DeliverLocal) => Broker;
+  /** Creates the broker from this router's local delivery and the node id. */
+  broker: BrokerFactory;
   counters: RouterCounters;
-  /** Prefix of server message ids: unique per relay process. */
+  /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
   faults?: ReadonlySet<Fault>;
@@ -76,7 +82,7 @@ export class Router<S extends Session = Session> {
   constructor(options: RouterOptions<S>) {
     this.#registry = options.registry;
     this.#counters = options.counters;
-    this.#node = options.node;
+    this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
     const faults = options.faults ?? new Set();
     this.#echo = faults.has("echo");
@@ -86,7 +92,7 @@ export class Router<S extends Session = Session> {
     this.#storeOffline = faults.has("store-offline");
     this.#ignoreCap = faults.has("ignore-cap");
     this.#faulty = this.#echo || this.#misroute || this.#reorder || this.#storeOffline;
-    this.broker = options.broker(this.deliverLocal);
+    this.broker = options.broker(this.deliverLocal, options.node);
   }
 
   /** Writes an envelope to every local session of its recipient except the sending one. */

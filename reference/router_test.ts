@@ -1,7 +1,8 @@
 import { assertEquals, assertMatch, assertNotEquals } from "@std/assert";
 import type { Profile } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
-import { BrokerUnavailable, type DeliverLocal, LocalBroker } from "./broker.ts";
+import { BrokerUnavailable, type DeliverLocal } from "./broker.ts";
+import { LocalBroker } from "./broker_local.ts";
 import { Registry, type Session } from "./registry.ts";
 import { type Fault, Router } from "./router.ts";
 
@@ -42,7 +43,7 @@ function setup(
     registry,
     broker,
     counters,
-    node: "n-",
+    node: "n",
     maxSessionsPerUser: 2,
     faults: new Set(faults),
   });

@@ -1,17 +1,17 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { BrokerUnavailable, type Envelope } from "./broker.ts";
-import { redisBroker } from "./redis_broker.ts";
+import { redisBroker } from "./broker_redis.ts";
 import { startRedis } from "../testing/redis.ts";
 
 /** A node: every envelope handed to its local delivery (its own direct attempts included), and how many sessions it pretends to hold. */
 function node(url: string, nodeId: string, localSessions = new Map<string, number>()) {
   const received: Envelope[] = [];
   let notify: (() => void) | undefined;
-  const broker = redisBroker(url, { nodeId, maxBackoffMs: 100 })((env) => {
+  const broker = redisBroker(url, { maxBackoffMs: 100 })((env) => {
     received.push(env);
     notify?.();
     return localSessions.get(env.to) ?? 0;
-  });
+  }, nodeId);
   return {
     broker,
     received,
