@@ -1,17 +1,21 @@
 /**
- * The WebSocket transport: HTTP routes, the checks made before an upgrade (path, Origin,
- * token), and one {@linkcode Connection} per socket running the state machine
- * awaiting identify → identified → closed.
+ * The session state machine of one connection, without I/O:
+ *
+ * ```text
+ * awaiting ──identify──────────────────────▶ identified
+ *     └──identify, a token to check──▶ verifying ──┘
+ * every state ──close, timeout, refusal, connection gone──▶ closed
+ * ```
+ *
+ * A {@linkcode ClientSession} checks every frame (size, rate, schema), identifies the user
+ * (verifying a token when the relay requires one), registers with the router, hands messages to
+ * it and answers v1 control frames. It writes through a {@linkcode Transport} and is told what
+ * happened on the connection by plain calls ({@linkcode SessionEvents}): a server's WebSocket
+ * adapter connects the two, and tests drive a session with a fake transport.
  *
  * @module
  */
-import {
-  CloseCode,
-  type ErrorCode,
-  type Limits,
-  type Profile,
-  SUBPROTOCOL,
-} from "../schemas/protocol.ts";
+import { CloseCode, type ErrorCode, type Limits, type Profile } from "../schemas/protocol.ts";
 import {
   isSendMessage,
   normalizeId,
@@ -20,42 +24,56 @@ import {
 } from "../schemas/validate.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import type { Directory, DirectoryUser } from "./directory.ts";
+import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
 import { TokenBucket, tooLarge } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import type { OriginPolicy } from "./origin.ts";
 import type { Registry, Session } from "./registry.ts";
-import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
 import type { Router } from "./router.ts";
-import { LAYUI_DIST, serveFile } from "./static.ts";
 
-/** Everything the connections of one relay share. */
-export interface RelayContext {
-  readonly limits: Limits;
-  readonly registry: Registry<Connection>;
-  readonly router: Router<Connection>;
+/** What a session needs of its connection. */
+export interface Transport {
+  /** Writes one text frame; does nothing once the connection is closing (never throws). */
+  send(text: string): void;
+  /** Starts the closing handshake with `code`; idempotent, never throws. */
+  close(code: number, reason: string): void;
+  /** Bytes written and not yet sent: the session closes a peer that stops reading. */
+  readonly bufferedAmount: number;
+}
+
+/** What a transport adapter reports to its session, one call per event of the connection. */
+export interface SessionEvents {
+  /** A text message arrived, whole. */
+  text(data: string): void;
+  /** A binary message arrived (the protocol has none: the session closes with 1003). */
+  binary(): void;
+  /**
+   * The connection is gone, with the close code the peer sent, 1006 when it vanished without a
+   * close frame, or 4006 when it stopped answering keepalive pings. Calls after the first, and
+   * after the session closed the connection itself, only mark the transport as done.
+   */
+  closed(code: number): void;
+}
+
+/**
+ * Where a session is in its life. `awaiting`: connected, not yet identified; `verifying`: its
+ * identify is waiting for the token's verification; `identified`: registered, messages flow;
+ * `closed`: forgotten, whatever the transport still does.
+ */
+export type SessionState = "awaiting" | "verifying" | "identified" | "closed";
+
+/** What the sessions of one relay share (the relay's `Hub`). */
+export interface SessionContext {
+  readonly limits: Readonly<Limits>;
+  readonly registry: Registry<ClientSession>;
+  readonly router: Router<ClientSession>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
-  readonly webRoot: string | null;
-  /** Prefix of session ids, unique per relay process. */
-  readonly node: string;
-  /** Open connections (upgraded, not yet closed). */
-  readonly connections: Set<Connection>;
-  /** Set when the relay stops accepting connections. */
-  closing: boolean;
+  /** Open sessions (connected, not yet closed). */
+  readonly sessions: Set<ClientSession>;
 }
-
-const AWAITING = 0;
-const VERIFYING = 1;
-const IDENTIFIED = 2;
-const CLOSED = 3;
-
-const OPEN = 1; // WebSocket.OPEN
-const IDLE_REASON = "No response from ping frame.";
-
-let sessionSeq = 0;
 
 /** The ref of a refused sendMessage, read again from its text (error path only). */
 function refOf(text: string): string | undefined {
@@ -75,96 +93,113 @@ function typeOf(text: string): unknown {
   }
 }
 
-/** One upgraded WebSocket; a {@linkcode Session} of the registry once identified. */
-export class Connection implements Session {
+/** One connection's session: a {@linkcode Session} of the registry once identified. */
+export class ClientSession implements Session, SessionEvents {
   readonly id: string;
   readonly profile: Profile;
   userId = "";
   username?: string;
   avatar?: string;
-  /** Resolves on the socket's close event. */
+  /** Resolves once the transport reported the connection gone ({@linkcode closed}). */
   readonly done: Promise<void>;
-  #ctx: RelayContext;
-  #socket: WebSocket;
-  #state = AWAITING;
+  #ctx: SessionContext;
+  #transport: Transport;
+  #state: SessionState = "awaiting";
   #token: string | null;
   #bucket: TokenBucket;
   #maxBuffered: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  // Frames that arrive while a token is verified, handled in order once identified.
   #queue: string[] = [];
   // Frames for this session while the broker subscribes it: v1 `ready` must come first.
   #held: string[] | undefined;
+  #ended!: () => void;
 
+  /**
+   * Starts the session of a new connection, with the transport's `profile` (negotiated at the
+   * upgrade), the legacy `?token=` of the upgrade URL, and the peer's address (for the log).
+   */
   constructor(
-    ctx: RelayContext,
-    socket: WebSocket,
+    ctx: SessionContext,
+    transport: Transport,
+    id: string,
     profile: Profile,
     token: string | null,
     ip: string,
   ) {
     this.#ctx = ctx;
-    this.#socket = socket;
+    this.#transport = transport;
+    this.id = id;
     this.profile = profile;
     this.#token = token;
-    this.id = `${ctx.node}.${(++sessionSeq).toString(36)}`;
     this.#bucket = new TokenBucket(ctx.limits.ratePerSecond, ctx.limits.rateBurst);
     this.#maxBuffered = ctx.limits.maxBufferedBytes;
-    ctx.connections.add(this);
-    ctx.metrics.connectionsOpen = ctx.connections.size;
+    this.done = new Promise((resolve) => this.#ended = resolve);
+    ctx.sessions.add(this);
+    ctx.metrics.connectionsOpen = ctx.sessions.size;
     this.#timer = setTimeout(
       () => this.close(CloseCode.identifyTimeout, "identify timeout"),
       ctx.limits.identifyTimeoutMs,
     );
-    this.done = new Promise((resolve) => {
-      socket.onclose = (e) => {
-        this.#finish(
-          e.code === 1001 && e.reason === IDLE_REASON ? CloseCode.keepaliveTimeout : e.code,
-        );
-        resolve();
-      };
-    });
-    socket.onerror = (e) => {
-      const idle = e instanceof ErrorEvent && e.message === IDLE_REASON;
-      this.#finish(idle ? CloseCode.keepaliveTimeout : 1006);
-    };
-    socket.onmessage = (e) => this.#onMessage(e.data);
     ctx.logger.event("connect", { session: this.id, profile, ip });
+  }
+
+  /** Where the session is in its life. */
+  get state(): SessionState {
+    return this.#state;
   }
 
   /** Writes a text frame; a peer that stops reading is closed once its unsent bytes pass the cap. */
   send(text: string): void {
-    const socket = this.#socket;
-    if (this.#state === CLOSED || socket.readyState !== OPEN) return;
+    if (this.#state === "closed") return;
     if (this.#held) {
       this.#held.push(text);
       return;
     }
-    socket.send(text);
-    if (socket.bufferedAmount > this.#maxBuffered) {
+    const transport = this.#transport;
+    transport.send(text);
+    if (transport.bufferedAmount > this.#maxBuffered) {
       this.close(CloseCode.slowConsumer, "slow consumer");
     }
   }
 
-  /** Closes the connection and forgets it at once (the close event may never come). */
+  /** Closes the connection and forgets the session at once (the close may never be confirmed). */
   close(code: number, reason: string): void {
-    if (this.#state === CLOSED) return;
+    if (this.#state === "closed") return;
     this.#finish(code);
-    try {
-      this.#socket.close(code, reason);
-    } catch {
-      // Not open yet or already closing: the connection is forgotten either way.
-    }
+    this.#transport.close(code, reason);
+  }
+
+  text(data: string): void {
+    if (this.#state === "closed") return;
+    this.#ctx.metrics.framesIn++;
+    if (tooLarge(data, this.#ctx.limits.maxFrameBytes)) {
+      this.#fatal("frame_too_large", "frame too large", CloseCode.tooBig);
+    } else if (this.#state === "identified") this.#frame(data);
+    else if (this.#state === "awaiting") this.#identifyFrame(data);
+    else if (this.#queue.length < this.#ctx.limits.rateBurst) this.#queue.push(data);
+    else this.#refuse("rate_limited");
+  }
+
+  binary(): void {
+    if (this.#state === "closed") return;
+    this.#fatal("unsupported_data", "binary frames are not supported", CloseCode.unsupportedData);
+  }
+
+  closed(code: number): void {
+    this.#finish(code);
+    this.#ended();
   }
 
   #finish(code: number): void {
-    if (this.#state === CLOSED) return;
-    const identified = this.#state === IDENTIFIED;
-    this.#state = CLOSED;
+    if (this.#state === "closed") return;
+    const identified = this.#state === "identified";
+    this.#state = "closed";
     clearTimeout(this.#timer);
     this.#queue.length = 0;
     const ctx = this.#ctx;
-    ctx.connections.delete(this);
-    ctx.metrics.connectionsOpen = ctx.connections.size;
+    ctx.sessions.delete(this);
+    ctx.metrics.connectionsOpen = ctx.sessions.size;
     if (identified && ctx.router.detach(this)) this.#gauges();
     ctx.metrics.closed(code);
     ctx.logger.event("close", { session: this.id, user: this.userId || undefined, code });
@@ -191,21 +226,6 @@ export class Connection implements Session {
     });
   }
 
-  #onMessage(data: unknown): void {
-    if (this.#state === CLOSED) return;
-    if (typeof data !== "string") {
-      this.#fatal("unsupported_data", "binary frames are not supported", CloseCode.unsupportedData);
-      return;
-    }
-    this.#ctx.metrics.framesIn++;
-    if (tooLarge(data, this.#ctx.limits.maxFrameBytes)) {
-      this.#fatal("frame_too_large", "frame too large", CloseCode.tooBig);
-    } else if (this.#state === IDENTIFIED) this.#frame(data);
-    else if (this.#state === AWAITING) this.#identifyFrame(data);
-    else if (this.#queue.length < this.#ctx.limits.rateBurst) this.#queue.push(data);
-    else this.#refuse("rate_limited");
-  }
-
   #frame(text: string): void {
     // One clock read per frame, shared by the rate limit and the message timestamp.
     const now = Date.now();
@@ -227,9 +247,8 @@ export class Connection implements Session {
     const frame = result.frame;
     if (isSendMessage(frame)) this.#ctx.router.send(this, frame, now);
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
-    else if (frame.type === "ping") {
-      this.send(pongFrame(frame.data));
-    } else {
+    else if (frame.type === "ping") this.send(pongFrame(frame.data));
+    else {
       this.#refuse("already_identified");
       this.send(errorFrame("already_identified", "this connection is already identified"));
     }
@@ -270,16 +289,16 @@ export class Connection implements Session {
       this.#fatal("unauthorized", "a token is required", CloseCode.unauthorized);
       return;
     }
-    this.#state = VERIFYING;
+    this.#state = "verifying";
     auth.verify(token).then(
       (identity) => {
-        if (this.#state !== VERIFYING) return;
+        if (this.#state !== "verifying") return;
         if (identity.sub !== id) {
           this.#fatal("unauthorized", "the token is for another user", CloseCode.unauthorized);
         } else this.#register(id, identity);
       },
       (error) => {
-        if (this.#state !== VERIFYING) return;
+        if (this.#state !== "verifying") return;
         const why = error instanceof AuthError ? `token refused: ${error.reason}` : "invalid token";
         this.#fatal("unauthorized", why, CloseCode.unauthorized);
       },
@@ -293,7 +312,7 @@ export class Connection implements Session {
     this.username = identity?.name ?? entry?.username;
     this.avatar = identity?.avatar ?? entry?.avatar;
     clearTimeout(this.#timer);
-    this.#state = IDENTIFIED;
+    this.#state = "identified";
     // Registered before ready is sent: a message routed once ready is out reaches it.
     const subscribed = ctx.router.attach(this);
     this.#gauges();
@@ -321,88 +340,8 @@ export class Connection implements Session {
     const queue = this.#queue;
     this.#queue = [];
     for (const text of queue) {
-      if (this.#state !== IDENTIFIED) break;
+      if (this.#state !== "identified") break;
       this.#frame(text);
     }
   }
-}
-
-function text(status: number, body: string): Response {
-  return new Response(body + "\n", {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-function json(value: unknown): Response {
-  return new Response(JSON.stringify(value), {
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
-}
-
-/** The HTTP handler of a relay: WebSocket upgrades on `/ws` and `/`, then the HTTP routes. */
-export function createHandler(
-  ctx: RelayContext,
-  origins: OriginPolicy,
-  brokerState: () => "up" | "down",
-): Deno.ServeHandler<Deno.NetAddr> {
-  return async (req, info) => {
-    const url = new URL(req.url);
-    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return upgrade(ctx, origins, req, url, info.remoteAddr.hostname);
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed");
-    switch (url.pathname) {
-      case "/healthz":
-        return json({
-          status: "ok",
-          connections: ctx.connections.size,
-          sessions: ctx.registry.sessions,
-          users: ctx.registry.users,
-          broker: brokerState(),
-        });
-      case "/metrics":
-        ctx.metrics.brokerUp = brokerState() === "up" ? 1 : 0;
-        return new Response(await ctx.metrics.render(), {
-          headers: { "content-type": ctx.metrics.contentType },
-        });
-      case "/api/users":
-        return json({ users: ctx.directory?.list() ?? [] });
-    }
-    if (url.pathname.startsWith("/layui/")) {
-      return serveFile(LAYUI_DIST, url.pathname.slice("/layui/".length), req.method);
-    }
-    if (ctx.webRoot === null) return text(404, "not found");
-    return serveFile(ctx.webRoot, url.pathname, req.method);
-  };
-}
-
-function upgrade(
-  ctx: RelayContext,
-  origins: OriginPolicy,
-  req: Request,
-  url: URL,
-  ip: string,
-): Response {
-  if (url.pathname !== "/ws" && url.pathname !== "/") return text(404, "not found");
-  if (ctx.closing) return text(503, "shutting down");
-  const origin = req.headers.get("origin");
-  if (!origins.allows(origin)) {
-    ctx.metrics.refused("origin");
-    ctx.logger.event("refuse", { reason: "origin", origin: origin ?? "", ip });
-    return text(403, "origin not allowed");
-  }
-  const offered = req.headers.get("sec-websocket-protocol")?.split(",") ?? [];
-  const v1 = offered.some((p) => p.trim() === SUBPROTOCOL);
-  let upgraded;
-  try {
-    upgraded = Deno.upgradeWebSocket(req, {
-      protocol: v1 ? SUBPROTOCOL : undefined,
-      idleTimeout: ctx.limits.idleTimeoutMs / 1000,
-    });
-  } catch {
-    return text(400, "bad websocket upgrade");
-  }
-  new Connection(ctx, upgraded.socket, v1 ? "v1" : "legacy", url.searchParams.get("token"), ip);
-  return upgraded.response;
 }
