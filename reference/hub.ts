@@ -28,7 +28,7 @@ import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Registry } from "./registry.ts";
-import { type Fault, Router } from "./router.ts";
+import { Router } from "./router.ts";
 import { ClientSession, type SessionContext, type Transport } from "./session.ts";
 
 /** How a {@linkcode Hub} is built; every field is optional. */
@@ -43,8 +43,6 @@ export interface HubOptions {
   logger?: Logger;
   /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
   broker?: BrokerFactory;
-  /** TEST ONLY fault injection for the conformance self-tests. */
-  faults?: ReadonlySet<Fault>;
 }
 
 /** Counts of one relay: open connections, identified sessions and users online. */
@@ -81,7 +79,6 @@ export class Hub implements SessionContext {
       counters: this.metrics,
       node: this.node,
       maxSessionsPerUser: this.limits.maxSessionsPerUser,
-      faults: options.faults,
     });
   }
 

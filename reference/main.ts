@@ -1,7 +1,7 @@
 /**
  * The relay's command line: `deno task serve [flags]` (see `--help`).
  *
- * Starts the reference relay with the embedded defaults (loopback, in memory, the demo user
+ * Starts the reference relay with its default settings (loopback, in memory, the demo user
  * directory and the chat page), prints where to open it, and shuts down cleanly on SIGINT or
  * SIGTERM: stop accepting, close every session with 1001, exit 0.
  *

@@ -19,5 +19,4 @@ export {
   type Envelope,
 } from "./broker.ts";
 export { LocalBroker, localBroker } from "./broker_local.ts";
-export type { Fault } from "./router.ts";
 export type { Session } from "./registry.ts";

@@ -614,18 +614,3 @@ Deno.test("aborting the signal closes the relay", async () => {
   await c.close();
   await relay.close();
 });
-
-Deno.test("faults (test only) reach the wire: echo, store-offline, no-cleanup", async () => {
-  await withRelay({ faults: new Set(["echo", "store-offline", "no-cleanup"]) }, async (t) => {
-    const [a] = await t.v1("a");
-    a.send(message("b", "early", { ref: "1" }));
-    assertEquals((await a.nextJson()).content, "early"); // echoed to the sender
-    assertEquals((await a.nextJson()).type, "undelivered");
-    const [b, ready] = await t.v1("b"); // ready first, then the stored message
-    assertEquals(ready.type, "ready");
-    assertEquals((await b.nextJson()).content, "early");
-    await b.close();
-    await waitFor(() => t.relay.stats().connections === 1);
-    assertEquals(t.relay.stats().sessions, 2); // the closed session is never forgotten
-  });
-});

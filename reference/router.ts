@@ -18,16 +18,6 @@ import {
 import { ackFrame, errorFrame, getMessageFrame, undeliveredFrame } from "./frames.ts";
 import type { Registry, Session } from "./registry.ts";
 
-/**
- * TEST ONLY faults, injected to prove the conformance runner catches each bug:
- * `echo` also delivers to the sending connection; `no-cleanup` never forgets a closed session;
- * `misroute` delivers to the most recently identified other user instead of the recipient;
- * `reorder` swaps every pair of consecutive messages of a connection; `store-offline` keeps
- * messages for offline users and delivers them at their next identify; `ignore-cap` never
- * closes the oldest session.
- */
-export type Fault = "echo" | "no-cleanup" | "misroute" | "reorder" | "store-offline" | "ignore-cap";
-
 /** The counters the router increments (a subset of `Metrics`). */
 export interface RouterCounters {
   messagesDelivered: number;
@@ -44,15 +34,6 @@ export interface RouterOptions<S extends Session> {
   /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
-  faults?: ReadonlySet<Fault>;
-}
-
-interface Held {
-  env: Envelope;
-  ref: string | undefined;
-  to: string;
-  cid: string;
-  timestamp: number;
 }
 
 /** Routes messages between the sessions of a registry through a broker. */
@@ -64,34 +45,16 @@ export class Router<S extends Session = Session> {
   #node: string;
   #seq = 0;
   #maxSessions: number;
-  #faulty: boolean;
-  #echo: boolean;
-  #noCleanup: boolean;
-  #misroute: boolean;
-  #reorder: boolean;
-  #storeOffline: boolean;
-  #ignoreCap: boolean;
-  #recent: string[] = [];
-  #held = new WeakMap<S, Held>();
   // Outcomes still in flight per session (an asynchronous broker), and how many sessions have
   // some: while none do, outcomes are sent at once without a lookup.
   #tails = new WeakMap<S, Promise<unknown>>();
   #inFlight = 0;
-  #stored = new Map<string, string[]>();
 
   constructor(options: RouterOptions<S>) {
     this.#registry = options.registry;
     this.#counters = options.counters;
     this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
-    const faults = options.faults ?? new Set();
-    this.#echo = faults.has("echo");
-    this.#noCleanup = faults.has("no-cleanup");
-    this.#misroute = faults.has("misroute");
-    this.#reorder = faults.has("reorder");
-    this.#storeOffline = faults.has("store-offline");
-    this.#ignoreCap = faults.has("ignore-cap");
-    this.#faulty = this.#echo || this.#misroute || this.#reorder || this.#storeOffline;
     this.broker = options.broker(this.deliverLocal, options.node);
   }
 
@@ -114,30 +77,18 @@ export class Router<S extends Session = Session> {
    * Returns the broker's pending subscription when this is the user's first session here.
    */
   attach(session: S): void | Promise<void> {
-    if (!this.#ignoreCap) {
-      const list = this.#registry.get(session.userId);
-      const excess = list.length - this.#maxSessions + 1;
-      for (let i = 0; i < excess; i++) {
-        this.detach(list[i]);
-        list[i].close(CloseCode.replaced, "replaced by a newer session");
-      }
+    const list = this.#registry.get(session.userId);
+    const excess = list.length - this.#maxSessions + 1;
+    for (let i = 0; i < excess; i++) {
+      this.detach(list[i]);
+      list[i].close(CloseCode.replaced, "replaced by a newer session");
     }
-    const subscribed = this.#registry.add(session)
-      ? this.broker.subscribe(session.userId)
-      : undefined;
-    if (this.#misroute) this.#recent.push(session.userId);
-    if (this.#storeOffline) {
-      const stored = this.#stored.get(session.userId);
-      this.#stored.delete(session.userId);
-      // After the caller's ready frame, as a server that stores messages would.
-      if (stored) queueMicrotask(() => stored.forEach((data) => session.send(data)));
-    }
-    return subscribed;
+    return this.#registry.add(session) ? this.broker.subscribe(session.userId) : undefined;
   }
 
   /** Forgets exactly this session (a stale one is a no-op); true when it was registered. */
   detach(session: S): boolean {
-    if (this.#noCleanup || !this.#registry.remove(session)) return false;
+    if (!this.#registry.remove(session)) return false;
     if (!this.#registry.has(session.userId)) this.broker.unsubscribe(session.userId);
     return true;
   }
@@ -173,18 +124,6 @@ export class Router<S extends Session = Session> {
         cid,
       ),
     };
-    if (this.#faulty) this.#sendFaulty(session, env, ref, cid, timestamp);
-    else this.#publish(session, env, ref, to, cid, timestamp);
-  }
-
-  #publish(
-    session: S,
-    env: Envelope,
-    ref: string | undefined,
-    to: string,
-    cid: string,
-    timestamp: number,
-  ): void {
     let n: number | Promise<number>;
     try {
       n = this.broker.publish(env);
@@ -193,13 +132,13 @@ export class Router<S extends Session = Session> {
       return;
     }
     if (typeof n === "number") {
-      if (this.#inFlight === 0) this.#outcome(session, env, ref, to, n, cid, timestamp);
-      else this.#inOrder(session, () => this.#outcome(session, env, ref, to, n, cid, timestamp));
+      if (this.#inFlight === 0) this.#outcome(session, ref, to, n, cid, timestamp);
+      else this.#inOrder(session, () => this.#outcome(session, ref, to, n, cid, timestamp));
       return;
     }
     // Settled at once, so a rejection is never unhandled while earlier outcomes are pending.
     const settled = n.then(
-      (n) => () => this.#outcome(session, env, ref, to, n, cid, timestamp),
+      (n) => () => this.#outcome(session, ref, to, n, cid, timestamp),
       (error) => () => this.#failed(session, ref, to, error),
     );
     const tail = this.#inFlight === 0 ? undefined : this.#tails.get(session);
@@ -230,7 +169,6 @@ export class Router<S extends Session = Session> {
 
   #outcome(
     session: S,
-    env: Envelope,
     ref: string | undefined,
     to: string,
     n: number,
@@ -243,11 +181,6 @@ export class Router<S extends Session = Session> {
       return;
     }
     this.#counters.messagesDroppedOffline++;
-    if (this.#storeOffline) {
-      const stored = this.#stored.get(env.to);
-      if (stored) stored.push(env.data);
-      else this.#stored.set(env.to, [env.data]);
-    }
     if (ref !== undefined) session.send(undeliveredFrame(ref, to, "offline"));
   }
 
@@ -262,37 +195,5 @@ export class Router<S extends Session = Session> {
       session.send(errorFrame("internal_error", "the message could not be routed", ref));
     }
     session.close(CloseCode.internalError, "internal error");
-  }
-
-  #sendFaulty(
-    session: S,
-    env: Envelope,
-    ref: string | undefined,
-    cid: string,
-    timestamp: number,
-  ): void {
-    const to = env.to;
-    if (this.#echo) session.send(env.data);
-    if (this.#misroute) {
-      for (let i = this.#recent.length - 1; i >= 0; i--) {
-        const other = this.#recent[i];
-        if (other !== to && other !== session.userId && this.#registry.has(other)) {
-          env.to = other;
-          break;
-        }
-      }
-    }
-    if (this.#reorder) {
-      const held = this.#held.get(session);
-      if (!held) {
-        this.#held.set(session, { env, ref, to, cid, timestamp });
-        return;
-      }
-      this.#held.delete(session);
-      this.#publish(session, env, ref, to, cid, timestamp);
-      this.#publish(session, held.env, held.ref, held.to, held.cid, held.timestamp);
-      return;
-    }
-    this.#publish(session, env, ref, to, cid, timestamp);
   }
 }

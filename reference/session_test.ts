@@ -6,30 +6,8 @@ import { assertEquals } from "@std/assert";
 import type { Limits, Profile } from "../schemas/protocol.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import { Hub } from "./hub.ts";
-import type { ClientSession, Transport } from "./session.ts";
-
-type Json = Record<string, unknown>;
-
-/** Records frames and closes; `bufferedAmount` is whatever the test sets. */
-class FakeTransport implements Transport {
-  sent: string[] = [];
-  closes: [number, string][] = [];
-  bufferedAmount = 0;
-  #closed!: (code: number) => void;
-  /** Resolves with the code of the first close the session asks for. */
-  readonly firstClose: Promise<number> = new Promise((resolve) => this.#closed = resolve);
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(code: number, reason: string): void {
-    this.closes.push([code, reason]);
-    this.#closed(code);
-  }
-  /** The frames sent so far, parsed, and forgotten. */
-  take(): Json[] {
-    return this.sent.splice(0).map((text) => JSON.parse(text));
-  }
-}
+import type { ClientSession } from "./session.ts";
+import { FakeTransport } from "../testing/fake_transport.ts";
 
 /** A relay's hub with sessions on fake transports. */
 function relay(limits: Partial<Limits> = {}, auth?: Authenticator) {
