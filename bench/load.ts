@@ -19,14 +19,8 @@
  */
 import { parseArgs } from "node:util";
 import { isWebSocketUrl, type Profile } from "../schemas/protocol.ts";
-import {
-  Load,
-  registerAlone,
-  settles,
-  type Stream,
-  type Target,
-  type Verification,
-} from "./clients.ts";
+import { Load, registerAlone, type Stream, type Target, type Verification } from "./clients.ts";
+import { settles } from "../testing/wait.ts";
 import { ProcessProbe } from "./proc.ts";
 
 export type { Profile, Target, Verification };

@@ -2,7 +2,8 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { SignJWT } from "jose";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
-import { RawClient, TestClient, waitFor } from "../testing/net.ts";
+import { RawClient, TestClient } from "../testing/net.ts";
+import { waitFor } from "../testing/wait.ts";
 import { hs256Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
 import { type Relay, type RelayOptions, serveRelay } from "./relay.ts";

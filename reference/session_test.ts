@@ -2,12 +2,13 @@
  * The session state machine without a socket: a fake transport records what the session
  * writes and closes, and the test calls `text`, `binary` and `closed` as an adapter would.
  */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import type { Limits, Profile } from "../schemas/protocol.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import { Hub } from "./hub.ts";
-import type { ClientSession } from "./session.ts";
 import { FakeTransport } from "../testing/fake_transport.ts";
+import { settles } from "../testing/wait.ts";
+import type { ClientSession } from "./session.ts";
 
 /** A relay's hub with sessions on fake transports. */
 function relay(limits: Partial<Limits> = {}, auth?: Authenticator) {
@@ -39,15 +40,10 @@ function manualAuth() {
   return { auth, pending };
 }
 
-/** Resolves `promise`, or rejects after `ms` (so that a missing close fails instead of hanging). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** The code of the first close `transport` is asked for, within `ms` (instead of hanging). */
+async function firstClose(transport: FakeTransport, ms: number): Promise<number> {
+  assert(await settles(transport.firstClose, ms), `no close within ${ms} ms`);
+  return transport.firstClose;
 }
 
 Deno.test("awaiting: a v1 message before identify is refused, the session stays open", async () => {
@@ -68,7 +64,7 @@ Deno.test("awaiting: a bad legacy id closes with 4002, an identify timeout with 
   assertEquals([bad.state, badTransport.closes], ["closed", [[4002, "invalid id"]]]);
   assertEquals(badTransport.sent, []); // legacy: no error frames
   const [late, lateTransport] = open("v1");
-  assertEquals(await within(lateTransport.firstClose, 2000), 4003);
+  assertEquals(await firstClose(lateTransport, 2000), 4003);
   assertEquals(late.state, "closed");
 });
 
@@ -99,7 +95,7 @@ Deno.test("verifying: a refused token closes with 4001; a late verification of a
   const [refused, refusedTransport] = open();
   refused.text(JSON.stringify({ type: "identify", id: "alice", token: "old" }));
   pending[0].reject(new AuthError("expired"));
-  await within(refusedTransport.firstClose, 1000);
+  await firstClose(refusedTransport, 1000);
   assertEquals(refusedTransport.take().map((f) => [f.code, f.message]), [
     ["unauthorized", "token refused: expired"],
   ]);
