@@ -8,13 +8,8 @@
 import { CloseCode } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
 import { normalizeId } from "../schemas/validate.ts";
-import {
-  type Broker,
-  type BrokerFactory,
-  BrokerUnavailable,
-  type DeliverLocal,
-  type Envelope,
-} from "./broker.ts";
+import type { Broker, BrokerFactory, DeliverLocal, Envelope } from "./broker.ts";
+import { BrokerUnavailable } from "./broker.ts";
 import { ackFrame, errorFrame, getMessageFrame, undeliveredFrame } from "./frames.ts";
 import type { Registry, Session } from "./registry.ts";
 

@@ -2,16 +2,10 @@ import { assertEquals } from "@std/assert";
 import { isWebSocketUrl } from "./protocol.ts";
 
 Deno.test("isWebSocketUrl accepts ws:// and wss:// URLs with a host, nothing else", () => {
-  const urls = {
-    "ws://127.0.0.1:8080/ws": true,
-    "wss://chat.example.com/": true,
-    "WS://127.0.0.1/": true,
-    "http://127.0.0.1:8080/ws": false,
-    "ws://": false,
-    "ws:/ws": false,
-    "ws://[::1": false,
-    "127.0.0.1:8080": false,
-    "": false,
-  };
-  for (const [url, ok] of Object.entries(urls)) assertEquals(isWebSocketUrl(url), ok, url);
+  for (const url of ["ws://127.0.0.1:8080/ws", "wss://chat.example.com/", "WS://127.0.0.1/"]) {
+    assertEquals(isWebSocketUrl(url), true, url);
+  }
+  for (const url of ["http://127.0.0.1:8080/ws", "ws://", "ws:/ws", "ws://[::1", "127.0.0.1", ""]) {
+    assertEquals(isWebSocketUrl(url), false, url);
+  }
 });
