@@ -4,6 +4,7 @@ import { runBench } from "./main.ts";
 import { summarizeProfile } from "./profile.ts";
 import { evaluateTargets, fmt, summarize } from "./report.ts";
 import { SCENARIO_NAMES } from "./scenarios.ts";
+import { serveFaultyRelay } from "../testing/faulty_relay.ts";
 
 Deno.test("bench --quick runs every scenario against ref and min with zero loss", async () => {
   const out = await Deno.makeTempDir({ prefix: "layim-ws-bench-" });
@@ -112,43 +113,18 @@ Deno.test("profile summary: self and inclusive shares of busy samples", () => {
   });
 });
 
-/** A legacy relay that loses or reorders messages, to prove the counts catch it. */
-function faultyRelay(fault: "drop" | "swap"): Deno.HttpServer<Deno.NetAddr> {
-  const sockets = new Map<string, WebSocket>();
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    let id: string | undefined;
-    let count = 0;
-    let held: string | undefined;
-    socket.onmessage = ({ data }) => {
-      if (id === undefined) return void sockets.set(id = data, socket);
-      const { mine, to } = JSON.parse(data);
-      const text = JSON.stringify({ id, fromid: id, type: "friend", content: mine.content });
-      const peer = sockets.get(to.id);
-      if (mine.content.startsWith("p ")) return peer?.send(text);
-      count++;
-      if (fault === "drop" && count % 10 === 0) return;
-      if (fault === "swap" && held === undefined) return void (held = text);
-      peer?.send(text);
-      if (held !== undefined) peer?.send(held);
-      held = undefined;
-    };
-    return response;
-  });
-}
-
-for (const fault of ["drop", "swap"] as const) {
+for (const fault of ["drop", "reorder"] as const) {
   Deno.test(`saturate counts a relay that ${fault}s messages`, async () => {
-    const server = faultyRelay(fault);
+    const relay = await serveFaultyRelay(new Set([fault]), { port: 0, webRoot: null });
     try {
       const result = await saturate(
-        { url: `ws://127.0.0.1:${server.addr.port}/`, profile: "legacy" },
+        { url: relay.wsUrl, profile: "legacy" },
         { pairs: 2, messages: 400, warmup: 0, window: 4, contentBytes: 20, timeoutMs: 500 },
       );
       if (fault === "drop") assert(result.lost > 0 && result.timedOut, JSON.stringify(result));
       else assert(result.outOfOrder > 0, JSON.stringify(result));
     } finally {
-      await server.shutdown();
+      await relay.close();
     }
   });
 }

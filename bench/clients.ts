@@ -8,10 +8,9 @@
  *
  * @module
  */
+import type { Profile } from "../schemas/protocol.ts";
+import { settles } from "../testing/wait.ts";
 import { connectWs, type WsClient } from "./wire.ts";
-
-/** `legacy`: bare id first frame, getMessage only. `v1`: `layim-ws.v1`, identify → ready. */
-export type Profile = "legacy" | "v1";
 
 /** The relay under load. */
 export interface Target {
@@ -321,17 +320,6 @@ export class Load {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.peers.map((p) => p.ws.close()));
-  }
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise (the timer is cleared). */
-export async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -18,15 +18,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  Load,
-  type Profile,
-  registerAlone,
-  settles,
-  type Stream,
-  type Target,
-  type Verification,
-} from "./clients.ts";
+import { isWebSocketUrl, type Profile } from "../schemas/protocol.ts";
+import { Load, registerAlone, type Stream, type Target, type Verification } from "./clients.ts";
+import { settles } from "../testing/wait.ts";
 import { ProcessProbe } from "./proc.ts";
 
 export type { Profile, Target, Verification };
@@ -395,14 +389,18 @@ async function main(args: string[]): Promise<void> {
       count: { type: "string" },
     },
   });
-  if (!values.url || (values.profile !== "legacy" && values.profile !== "v1")) {
+  const urlB = values["url-b"];
+  if (
+    !values.url || !isWebSocketUrl(values.url) || (urlB !== undefined && !isWebSocketUrl(urlB)) ||
+    (values.profile !== "legacy" && values.profile !== "v1")
+  ) {
     throw new Error(
       "usage: load.ts [hold] --url ws://HOST:PORT/PATH [--url-b WS_URL] [--profile legacy|v1] …",
     );
   }
   const target: Target = {
     url: values.url,
-    urlB: values["url-b"],
+    urlB,
     profile: values.profile,
     pid: values.pid === undefined ? undefined : positive(values.pid, 0),
   };

@@ -22,6 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isWebSocketUrl } from "../schemas/protocol.ts";
 import type { Target } from "./load.ts";
 import { clockTicksPerSecond, openFileLimit } from "./proc.ts";
 import { profileMarkdown, summarizeProfile } from "./profile.ts";
@@ -301,7 +302,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`bad --repeat\n${USAGE}`);
   const pid = values.pid === undefined ? undefined : Number(values.pid);
   if (pid !== undefined && !Number.isInteger(pid)) throw new Error(`bad --pid\n${USAGE}`);
-  if (values.url !== undefined && !/^wss?:\/\//.test(values.url)) {
+  if (values.url !== undefined && !isWebSocketUrl(values.url)) {
     throw new Error(`--url must be a ws:// URL\n${USAGE}`);
   }
   return {

@@ -9,6 +9,7 @@
 import { freePort } from "../testing/net.ts";
 import { MissingProgram, programPath, PYTHON3, REDIS_SERVER } from "../testing/programs.ts";
 import { startRedis } from "../testing/redis.ts";
+import { until } from "../testing/wait.ts";
 import type { Profile, Target } from "./load.ts";
 
 /** Short names used by `--relays` and in the reports. */
@@ -181,18 +182,17 @@ export class RunningRelay {
   async waitUntilAccepting(timeoutMs: number): Promise<void> {
     let exited = false;
     this.#child.status.then(() => exited = true);
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    const accepting = await until(async () => {
       try {
         (await Deno.connect({ hostname: "127.0.0.1", port: this.port })).close();
-        return;
+        return true;
       } catch {
         if (exited) throw new Error(`${this.spec.name} exited at start:\n${this.tail}`);
-        if (Date.now() > deadline) {
-          throw new Error(`${this.spec.name} not accepting after ${timeoutMs} ms:\n${this.tail}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        return false;
       }
+    }, timeoutMs);
+    if (!accepting) {
+      throw new Error(`${this.spec.name} not accepting after ${timeoutMs} ms:\n${this.tail}`);
     }
   }
 

@@ -3,8 +3,9 @@
  * profiles, fails exactly the seed's bugs, and catches every injected relay fault.
  */
 import { assert, assertEquals } from "@std/assert";
-import { type Fault, type RelayOptions, serveRelay } from "../reference/mod.ts";
+import { type RelayOptions, serveRelay } from "../reference/mod.ts";
 import { hs256Authenticator } from "../reference/auth.ts";
+import { type Fault, serveFaultyRelay } from "../testing/faulty_relay.ts";
 import { SEED_FAILURES, serveSeed } from "./fixtures/seed_server.ts";
 import { type ConformanceOptions, type Report, runConformance } from "./mod.ts";
 
@@ -12,10 +13,11 @@ import { type ConformanceOptions, type Report, runConformance } from "./mod.ts";
 const FAST = { timeoutMs: 1500, settleMs: 40, quietMs: 60 } as const;
 
 async function withRelay<T>(
-  relayOptions: RelayOptions,
+  { faults, ...relayOptions }: RelayOptions & { faults?: ReadonlySet<Fault> },
   run: (wsUrl: string) => Promise<T>,
 ): Promise<T> {
-  const relay = await serveRelay({ port: 0, webRoot: null, ...relayOptions });
+  const options = { port: 0, webRoot: null, ...relayOptions };
+  const relay = await (faults ? serveFaultyRelay(faults, options) : serveRelay(options));
   try {
     return await run(relay.wsUrl);
   } finally {

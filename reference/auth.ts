@@ -7,9 +7,14 @@
  * {@linkcode CLOCK_TOLERANCE_SECONDS} seconds. Errors carry a short reason and never the token.
  *
  * ```ts
+ * import { SignJWT } from "jose";
  * import { hs256Authenticator } from "./auth.ts";
- * const auth = hs256Authenticator("a long random secret");
- * const identity = await auth.verify(token); // { sub: "1001", name?: "张三", avatar?: "…" }
+ * const secret = "a long random secret";
+ * const token = await new SignJWT({ sub: "1001", name: "张三" })
+ *   .setProtectedHeader({ alg: "HS256" })
+ *   .setExpirationTime("1h")
+ *   .sign(new TextEncoder().encode(secret));
+ * const identity = await hs256Authenticator(secret).verify(token); // { sub: "1001", name: "张三" }
  * ```
  *
  * @module

@@ -1,7 +1,7 @@
 /**
- * The broker between the router and delivery: it reaches every node holding sessions of a
- * recipient and calls `deliverLocal` there. The local broker is the single-node case; the
- * Redis broker implements the same interface for several relays.
+ * The broker between the router and delivery, as an interface: it reaches every node holding
+ * sessions of a recipient and calls `deliverLocal` there. Its implementations are
+ * `broker_local.ts` (one relay, in memory) and `broker_redis.ts` (several relays sharing Redis).
  *
  * @module
  */
@@ -44,26 +44,8 @@ export class BrokerUnavailable extends Error {
   }
 }
 
-/** The in-memory broker of a single relay: publishing is delivering locally, synchronously. */
-export class LocalBroker implements Broker {
-  readonly state = "up" as const;
-  /** Delivers on this node and returns the receivers. */
-  readonly publish: (env: Envelope) => number;
-
-  constructor(deliverLocal: DeliverLocal) {
-    this.publish = deliverLocal;
-  }
-
-  subscribe(_userId: string): void {}
-
-  unsubscribe(_userId: string): void {}
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Creates the local in-memory broker (the default of `serveRelay`). */
-export function localBroker(deliverLocal: DeliverLocal): Broker {
-  return new LocalBroker(deliverLocal);
-}
+/**
+ * Builds a relay's broker: `deliverLocal` writes to the relay's own sessions, `nodeId` is the
+ * relay's id (unique per process; it prefixes the relay's session and message ids).
+ */
+export type BrokerFactory = (deliverLocal: DeliverLocal, nodeId: string) => Broker;

@@ -7,7 +7,7 @@
 import { DEFAULT_LIMITS, type Limits } from "../schemas/protocol.ts";
 
 /**
- * The limits in force: defaults overridden by `partial`; throws on a value that is not a
+ * The limits in force: `DEFAULT_LIMITS` overridden by `partial`; throws on a value that is not a
  * positive integer (`ready.limits` advertises integers).
  */
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

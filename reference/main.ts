@@ -1,7 +1,7 @@
 /**
  * The relay's command line: `deno task serve [flags]` (see `--help`).
  *
- * Starts the reference relay with the embedded defaults (loopback, in memory, the demo user
+ * Starts the reference relay with its default settings (loopback, in memory, the demo user
  * directory and the chat page), prints where to open it, and shuts down cleanly on SIGINT or
  * SIGTERM: stop accepting, close every session with 1001, exit 0.
  *
@@ -11,11 +11,8 @@ import { loadAuthenticator } from "./auth.ts";
 import { parseConfig } from "./config.ts";
 import { loadDirectory } from "./directory.ts";
 import { createLogger } from "./log.ts";
+import { isLoopback } from "./origin.ts";
 import { serveRelay } from "./relay.ts";
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
 
 function fail(message: string): never {
   console.error(`layim-ws: ${message}`);
@@ -52,10 +49,7 @@ async function main(): Promise<void> {
       logger,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
-        ? (await import("./redis_broker.ts")).redisBroker(config.redisUrl, {
-          nodeId: crypto.randomUUID(),
-          logger,
-        })
+        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, { logger })
         : undefined,
     });
   } catch (error) {

@@ -1,5 +1,8 @@
 /**
- * The reference relay of layim-ws: `serveRelay(options)` starts one on `Deno.serve`.
+ * The reference relay of layim-ws: `serveRelay(options)` starts one (on `Deno.serve` unless
+ * `options.server` names another {@linkcode RelayServer}). A server adapter implements
+ * `RelayServer` and connects each WebSocket to a session through {@linkcode Transport} and
+ * {@linkcode SessionEvents}.
  *
  * ```ts ignore
  * import { serveRelay } from "./mod.ts";
@@ -13,11 +16,14 @@
 export { type Relay, type RelayOptions, serveRelay } from "./relay.ts";
 export {
   type Broker,
+  type BrokerFactory,
   BrokerUnavailable,
   type DeliverLocal,
   type Envelope,
-  LocalBroker,
-  localBroker,
 } from "./broker.ts";
-export type { Fault } from "./router.ts";
+export { LocalBroker, localBroker } from "./broker_local.ts";
+export { denoServer } from "./deno_adapter.ts";
+export type { RelayStats } from "./hub.ts";
 export type { Session } from "./registry.ts";
+export type { Accepted, Listening, RelayServer, Routes, Upgrade } from "./routes.ts";
+export type { SessionEvents, Transport } from "./session.ts";

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Profile } from "../schemas/protocol.ts";
 
 /** One identified connection, as the routing core sees it. */
 export interface Session {
@@ -14,7 +15,7 @@ export interface Session {
   /** The identified user id (canonical string form). */
   readonly userId: string;
   /** The profile negotiated at the upgrade. */
-  readonly profile: "legacy" | "v1";
+  readonly profile: Profile;
   /** Display name from the token or the directory, when known. */
   readonly username?: string;
   /** Avatar from the token or the directory, when known. */

@@ -1,44 +1,30 @@
 /**
- * `serveRelay`: the reference relay on `Deno.serve`, with its registry, router and broker.
+ * `serveRelay`: the reference relay, assembled — a {@linkcode Hub} (sessions, router, broker),
+ * its {@linkcode createRoutes routes} and the server that runs them (Deno's by default).
  *
  * @module
  */
-import type { Limits } from "../schemas/protocol.ts";
-import type { Authenticator } from "./auth.ts";
-import { type Broker, type DeliverLocal, localBroker } from "./broker.ts";
-import type { Directory } from "./directory.ts";
-import { resolveLimits } from "./limits.ts";
-import { type Logger, silentLogger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import { Registry } from "./registry.ts";
-import { type Fault, Router } from "./router.ts";
+import { denoServer } from "./deno_adapter.ts";
+import { Hub, type HubOptions, type RelayStats } from "./hub.ts";
+import type { Metrics } from "./metrics.ts";
+import { hostForUrl, originPolicy } from "./origin.ts";
+import { createRoutes, type RelayServer, type Routes } from "./routes.ts";
 import { DEFAULT_WEB_ROOT } from "./static.ts";
-import { type Connection, createHandler, type RelayContext } from "./transport.ts";
 
 /** How to run a relay; every field is optional. */
-export interface RelayOptions {
+export interface RelayOptions extends HubOptions {
   /** Interface to listen on (default `127.0.0.1`). */
   hostname?: string;
   /** Port to listen on (default 8080; 0 picks a free port). */
   port?: number;
-  /** Limits overriding `DEFAULT_LIMITS`. */
-  limits?: Partial<Limits>;
   /** Exact allowed origins; default: the relay's own http origins; `["*"]` allows any. */
   origins?: string[];
   /** Whether upgrades without an Origin header (non-browser clients) are allowed (default true). */
   allowNoOrigin?: boolean;
-  /** Token verification; absent = no auth. */
-  auth?: Authenticator;
-  /** User directory for display fields and `GET /api/users`. */
-  directory?: Directory;
   /** Folder served at `/` (default: this repository's `web/`); null serves no page. */
   webRoot?: string | null;
-  /** Event log (default: silent). */
-  logger?: Logger;
-  /** Creates the broker (default: the local in-memory broker). */
-  broker?: (deliverLocal: DeliverLocal) => Broker;
-  /** TEST ONLY fault injection for the conformance self-tests. */
-  faults?: ReadonlySet<Fault>;
+  /** The HTTP and WebSocket server (default: `Deno.serve` with `Deno.upgradeWebSocket`). */
+  server?: RelayServer;
   /** Aborting it closes the relay. */
   signal?: AbortSignal;
 }
@@ -52,18 +38,12 @@ export interface Relay {
   readonly port: number;
   readonly metrics: Metrics;
   /** Open connections, identified sessions and users online on this relay. */
-  stats(): { connections: number; sessions: number; users: number };
+  stats(): RelayStats;
   /** Stops accepting, closes every session with 1001 and resolves when done. */
   close(): Promise<void>;
 }
 
 const CLOSE_WAIT_MS = 2000;
-
-function hostForUrl(hostname: string): string {
-  if (hostname === "0.0.0.0") return "127.0.0.1";
-  if (hostname === "::") return "[::1]";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
-}
 
 /** Starts a relay and resolves once it listens; rejects on a bad option or a port in use. */
 export function serveRelay(options: RelayOptions = {}): Promise<Relay> {
@@ -75,63 +55,31 @@ export function serveRelay(options: RelayOptions = {}): Promise<Relay> {
 }
 
 function start(options: RelayOptions): Relay {
-  const limits = resolveLimits(options.limits);
   const hostname = options.hostname ?? "127.0.0.1";
-  const node = crypto.randomUUID().slice(0, 8);
-  const metrics = new Metrics();
-  const registry = new Registry<Connection>();
-  const router = new Router<Connection>({
-    registry,
-    broker: options.broker ?? localBroker,
-    counters: metrics,
-    node: node + "-",
-    maxSessionsPerUser: limits.maxSessionsPerUser,
-    faults: options.faults,
-  });
-  const origins = options.origins;
-  const ctx: RelayContext = {
-    limits,
-    registry,
-    router,
-    metrics,
-    logger: options.logger ?? silentLogger,
-    auth: options.auth,
-    directory: options.directory,
-    origins: null,
-    allowNoOrigin: options.allowNoOrigin ?? true,
+  const hub = new Hub(options);
+  const server = options.server ?? denoServer;
+  // The origin policy names the port, known once listening; the routes are made before this
+  // function returns, so before the first request is read.
+  const listening = server.listen(hostname, options.port ?? 8080, (req, ip) => routes(req, ip));
+  const port = listening.port;
+  const routes: Routes = createRoutes(hub, {
+    origins: originPolicy({
+      origins: options.origins,
+      allowNoOrigin: options.allowNoOrigin ?? true,
+      hostname,
+      port,
+    }),
     webRoot: options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot,
-    node,
-    connections: new Set(),
-    closing: false,
-  };
-  const server = Deno.serve(
-    { hostname, port: options.port ?? 8080, onListen() {} },
-    createHandler(ctx, () => router.broker.state),
-  );
-  const port = server.addr.port;
-  const own = [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`];
-  if (!["127.0.0.1", "localhost", "::1", "0.0.0.0", "::"].includes(hostname)) {
-    own.push(`http://${hostForUrl(hostname)}:${port}`);
-  }
-  (ctx as { origins: ReadonlySet<string> | null }).origins = origins?.includes("*")
-    ? null
-    : new Set(origins ?? own);
-  ctx.logger.event("listen", { host: hostname, port });
+    upgrade: server.upgrade,
+  });
+  hub.logger.event("listen", { host: hostname, port });
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
-      ctx.closing = true;
-      const open = [...ctx.connections];
-      for (const c of open) c.close(1001, "server shutting down");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(open.map((c) => c.done)),
-        new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
-      ]);
-      clearTimeout(timer);
-      await server.shutdown();
-      await router.broker.close();
+      await hub.closeSessions(CLOSE_WAIT_MS);
+      await listening.shutdown();
+      await hub.close();
     })();
   options.signal?.addEventListener("abort", () => close(), { once: true });
 
@@ -140,12 +88,8 @@ function start(options: RelayOptions): Relay {
     url: `http://${base}:${port}`,
     wsUrl: `ws://${base}:${port}/ws`,
     port,
-    metrics,
-    stats: () => ({
-      connections: ctx.connections.size,
-      sessions: registry.sessions,
-      users: registry.users,
-    }),
+    metrics: hub.metrics,
+    stats: () => hub.stats(),
     close,
   };
 }

@@ -2,7 +2,8 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { SignJWT } from "jose";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
-import { RawClient, TestClient, waitFor } from "../testing/net.ts";
+import { RawClient, TestClient } from "../testing/net.ts";
+import { waitFor } from "../testing/wait.ts";
 import { hs256Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
 import { type Relay, type RelayOptions, serveRelay } from "./relay.ts";
@@ -613,19 +614,4 @@ Deno.test("aborting the signal closes the relay", async () => {
   assertEquals((await c.expectClose()).code, 1001);
   await c.close();
   await relay.close();
-});
-
-Deno.test("faults (test only) reach the wire: echo, store-offline, no-cleanup", async () => {
-  await withRelay({ faults: new Set(["echo", "store-offline", "no-cleanup"]) }, async (t) => {
-    const [a] = await t.v1("a");
-    a.send(message("b", "early", { ref: "1" }));
-    assertEquals((await a.nextJson()).content, "early"); // echoed to the sender
-    assertEquals((await a.nextJson()).type, "undelivered");
-    const [b, ready] = await t.v1("b"); // ready first, then the stored message
-    assertEquals(ready.type, "ready");
-    assertEquals((await b.nextJson()).content, "early");
-    await b.close();
-    await waitFor(() => t.relay.stats().connections === 1);
-    assertEquals(t.relay.stats().sessions, 2); // the closed session is never forgotten
-  });
 });

@@ -5,21 +5,13 @@
  *
  * @module
  */
-import { CloseCode, type ErrorCode } from "../schemas/protocol.ts";
+import { CloseCode } from "../schemas/protocol.ts";
 import type { SendMessage } from "../schemas/types.ts";
 import { normalizeId } from "../schemas/validate.ts";
-import { type Broker, BrokerUnavailable, type DeliverLocal, type Envelope } from "./broker.ts";
+import type { Broker, BrokerFactory, DeliverLocal, Envelope } from "./broker.ts";
+import { BrokerUnavailable } from "./broker.ts";
+import { ackFrame, errorFrame, getMessageFrame, undeliveredFrame } from "./frames.ts";
 import type { Registry, Session } from "./registry.ts";
-
-/**
- * TEST ONLY faults, injected to prove the conformance runner catches each bug:
- * `echo` also delivers to the sending connection; `no-cleanup` never forgets a closed session;
- * `misroute` delivers to the most recently identified other user instead of the recipient;
- * `reorder` swaps every pair of consecutive messages of a connection; `store-offline` keeps
- * messages for offline users and delivers them at their next identify; `ignore-cap` never
- * closes the oldest session.
- */
-export type Fault = "echo" | "no-cleanup" | "misroute" | "reorder" | "store-offline" | "ignore-cap";
 
 /** The counters the router increments (a subset of `Metrics`). */
 export interface RouterCounters {
@@ -31,33 +23,12 @@ export interface RouterCounters {
 /** How a {@linkcode Router} is built. */
 export interface RouterOptions<S extends Session> {
   registry: Registry<S>;
-  /** Creates the broker from this router's local delivery. */
-  broker: (deliverLocal: DeliverLocal) => Broker;
+  /** Creates the broker from this router's local delivery and the node id. */
+  broker: BrokerFactory;
   counters: RouterCounters;
-  /** Prefix of server message ids: unique per relay process. */
+  /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
-  faults?: ReadonlySet<Fault>;
-}
-
-/** A serialized v1 `error` frame. */
-export function errorFrame(code: ErrorCode, message: string, ref?: string): string {
-  return JSON.stringify(
-    ref === undefined ? { type: "error", code, message } : {
-      type: "error",
-      code,
-      message,
-      ref,
-    },
-  );
-}
-
-interface Held {
-  env: Envelope;
-  ref: string | undefined;
-  to: string;
-  cid: string;
-  timestamp: number;
 }
 
 /** Routes messages between the sessions of a registry through a broker. */
@@ -69,35 +40,17 @@ export class Router<S extends Session = Session> {
   #node: string;
   #seq = 0;
   #maxSessions: number;
-  #faulty: boolean;
-  #echo: boolean;
-  #noCleanup: boolean;
-  #misroute: boolean;
-  #reorder: boolean;
-  #storeOffline: boolean;
-  #ignoreCap: boolean;
-  #recent: string[] = [];
-  #held = new WeakMap<S, Held>();
   // Outcomes still in flight per session (an asynchronous broker), and how many sessions have
   // some: while none do, outcomes are sent at once without a lookup.
   #tails = new WeakMap<S, Promise<unknown>>();
   #inFlight = 0;
-  #stored = new Map<string, string[]>();
 
   constructor(options: RouterOptions<S>) {
     this.#registry = options.registry;
     this.#counters = options.counters;
-    this.#node = options.node;
+    this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
-    const faults = options.faults ?? new Set();
-    this.#echo = faults.has("echo");
-    this.#noCleanup = faults.has("no-cleanup");
-    this.#misroute = faults.has("misroute");
-    this.#reorder = faults.has("reorder");
-    this.#storeOffline = faults.has("store-offline");
-    this.#ignoreCap = faults.has("ignore-cap");
-    this.#faulty = this.#echo || this.#misroute || this.#reorder || this.#storeOffline;
-    this.broker = options.broker(this.deliverLocal);
+    this.broker = options.broker(this.deliverLocal, options.node);
   }
 
   /** Writes an envelope to every local session of its recipient except the sending one. */
@@ -119,30 +72,18 @@ export class Router<S extends Session = Session> {
    * Returns the broker's pending subscription when this is the user's first session here.
    */
   attach(session: S): void | Promise<void> {
-    if (!this.#ignoreCap) {
-      const list = this.#registry.get(session.userId);
-      const excess = list.length - this.#maxSessions + 1;
-      for (let i = 0; i < excess; i++) {
-        this.detach(list[i]);
-        list[i].close(CloseCode.replaced, "replaced by a newer session");
-      }
+    const list = this.#registry.get(session.userId);
+    const excess = list.length - this.#maxSessions + 1;
+    for (let i = 0; i < excess; i++) {
+      this.detach(list[i]);
+      list[i].close(CloseCode.replaced, "replaced by a newer session");
     }
-    const subscribed = this.#registry.add(session)
-      ? this.broker.subscribe(session.userId)
-      : undefined;
-    if (this.#misroute) this.#recent.push(session.userId);
-    if (this.#storeOffline) {
-      const stored = this.#stored.get(session.userId);
-      this.#stored.delete(session.userId);
-      // After the caller's ready frame, as a server that stores messages would.
-      if (stored) queueMicrotask(() => stored.forEach((data) => session.send(data)));
-    }
-    return subscribed;
+    return this.#registry.add(session) ? this.broker.subscribe(session.userId) : undefined;
   }
 
   /** Forgets exactly this session (a stale one is a no-op); true when it was registered. */
   detach(session: S): boolean {
-    if (this.#noCleanup || !this.#registry.remove(session)) return false;
+    if (!this.#registry.remove(session)) return false;
     if (!this.#registry.has(session.userId)) this.broker.unsubscribe(session.userId);
     return true;
   }
@@ -169,30 +110,15 @@ export class Router<S extends Session = Session> {
     const env: Envelope = {
       to,
       origin: session.id,
-      data: JSON.stringify({
-        username: session.username ?? mine.username ?? session.userId,
-        avatar: session.avatar ?? mine.avatar ?? "",
-        id: session.userId,
-        type: "friend",
-        content: mine.content,
+      data: getMessageFrame(
+        session.userId,
+        session.username ?? mine.username ?? session.userId,
+        session.avatar ?? mine.avatar ?? "",
+        mine.content,
         timestamp,
-        fromid: session.userId,
         cid,
-        mine: false,
-      }),
+      ),
     };
-    if (this.#faulty) this.#sendFaulty(session, env, ref, cid, timestamp);
-    else this.#publish(session, env, ref, to, cid, timestamp);
-  }
-
-  #publish(
-    session: S,
-    env: Envelope,
-    ref: string | undefined,
-    to: string,
-    cid: string,
-    timestamp: number,
-  ): void {
     let n: number | Promise<number>;
     try {
       n = this.broker.publish(env);
@@ -201,13 +127,13 @@ export class Router<S extends Session = Session> {
       return;
     }
     if (typeof n === "number") {
-      if (this.#inFlight === 0) this.#outcome(session, env, ref, to, n, cid, timestamp);
-      else this.#inOrder(session, () => this.#outcome(session, env, ref, to, n, cid, timestamp));
+      if (this.#inFlight === 0) this.#outcome(session, ref, to, n, cid, timestamp);
+      else this.#inOrder(session, () => this.#outcome(session, ref, to, n, cid, timestamp));
       return;
     }
     // Settled at once, so a rejection is never unhandled while earlier outcomes are pending.
     const settled = n.then(
-      (n) => () => this.#outcome(session, env, ref, to, n, cid, timestamp),
+      (n) => () => this.#outcome(session, ref, to, n, cid, timestamp),
       (error) => () => this.#failed(session, ref, to, error),
     );
     const tail = this.#inFlight === 0 ? undefined : this.#tails.get(session);
@@ -238,7 +164,6 @@ export class Router<S extends Session = Session> {
 
   #outcome(
     session: S,
-    env: Envelope,
     ref: string | undefined,
     to: string,
     n: number,
@@ -247,30 +172,17 @@ export class Router<S extends Session = Session> {
   ): void {
     if (n > 0) {
       this.#counters.messagesDelivered++;
-      if (ref !== undefined) {
-        session.send(
-          `{"type":"ack","ref":${JSON.stringify(ref)},"cid":"${cid}","timestamp":${timestamp}}`,
-        );
-      }
+      if (ref !== undefined) session.send(ackFrame(ref, cid, timestamp));
       return;
     }
     this.#counters.messagesDroppedOffline++;
-    if (this.#storeOffline) {
-      const stored = this.#stored.get(env.to);
-      if (stored) stored.push(env.data);
-      else this.#stored.set(env.to, [env.data]);
-    }
-    if (ref !== undefined) {
-      session.send(JSON.stringify({ type: "undelivered", ref, to, reason: "offline" }));
-    }
+    if (ref !== undefined) session.send(undeliveredFrame(ref, to, "offline"));
   }
 
   #failed(session: S, ref: string | undefined, to: string, error: unknown): void {
     if (error instanceof BrokerUnavailable) {
       this.#counters.refused("unavailable");
-      if (ref !== undefined) {
-        session.send(JSON.stringify({ type: "undelivered", ref, to, reason: "unavailable" }));
-      }
+      if (ref !== undefined) session.send(undeliveredFrame(ref, to, "unavailable"));
       return;
     }
     this.#counters.refused("internal_error");
@@ -278,37 +190,5 @@ export class Router<S extends Session = Session> {
       session.send(errorFrame("internal_error", "the message could not be routed", ref));
     }
     session.close(CloseCode.internalError, "internal error");
-  }
-
-  #sendFaulty(
-    session: S,
-    env: Envelope,
-    ref: string | undefined,
-    cid: string,
-    timestamp: number,
-  ): void {
-    const to = env.to;
-    if (this.#echo) session.send(env.data);
-    if (this.#misroute) {
-      for (let i = this.#recent.length - 1; i >= 0; i--) {
-        const other = this.#recent[i];
-        if (other !== to && other !== session.userId && this.#registry.has(other)) {
-          env.to = other;
-          break;
-        }
-      }
-    }
-    if (this.#reorder) {
-      const held = this.#held.get(session);
-      if (!held) {
-        this.#held.set(session, { env, ref, to, cid, timestamp });
-        return;
-      }
-      this.#held.delete(session);
-      this.#publish(session, env, ref, to, cid, timestamp);
-      this.#publish(session, held.env, held.ref, held.to, held.cid, held.timestamp);
-      return;
-    }
-    this.#publish(session, env, ref, to, cid, timestamp);
   }
 }

@@ -3,9 +3,9 @@
  * validators compiled from them, and the protocol constants.
  *
  * ```ts
- * import { parseClientFrame } from "@layim-ws/layim-ws/schemas";
+ * import { isSendMessage, parseClientFrame } from "@layim-ws/layim-ws/schemas";
  * const result = parseClientFrame('{"type":"ping"}');
- * if (result.ok) console.log(result.frame.type);
+ * if (result.ok && !isSendMessage(result.frame)) console.log(result.frame.type); // "ping"
  * ```
  *
  * @module

@@ -1,6 +1,7 @@
 /**
- * Protocol constants of layim-ws version 1: the subprotocol name, close codes, error codes
- * and default limits. `spec/protocol.md` is the normative text behind each value.
+ * Protocol constants of layim-ws version 1: the subprotocol name, the profiles, close codes,
+ * error codes and default limits, and the check of a server's WebSocket URL.
+ * `spec/protocol.md` is the normative text behind each value.
  *
  * @module
  */
@@ -8,6 +9,23 @@ import type { ErrorFrame, Undelivered } from "./types.ts";
 
 /** The WebSocket subprotocol a client offers to select the v1 profile. */
 export const SUBPROTOCOL = "layim-ws.v1";
+
+/** A connection's profile: `legacy` (the seed's frames) or `v1` (the `layim-ws.v1` subprotocol). */
+export type Profile = "legacy" | "v1";
+
+/**
+ * Whether `url` can name a layim-ws server: an absolute `ws://` or `wss://` URL with a host.
+ *
+ * ```ts
+ * import { isWebSocketUrl } from "./protocol.ts";
+ * isWebSocketUrl("ws://127.0.0.1:8080/ws"); // true
+ * isWebSocketUrl("http://127.0.0.1:8080/"); // false
+ * ```
+ */
+export function isWebSocketUrl(url: string): boolean {
+  // The URL parser alone would take `ws:/host` for `ws://host`.
+  return /^wss?:\/\/[^/?#\s]/i.test(url) && URL.canParse(url);
+}
 
 /** Close codes (spec section "Close codes"). */
 export const CloseCode = {

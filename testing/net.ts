@@ -1,10 +1,11 @@
 /**
  * Network helpers for tests: a WebSocket client that queues what it receives and waits for
  * it with timeouts, a raw TCP WebSocket client for what browsers cannot do (never read,
- * vanish without a close frame, send an Origin), and polling with a deadline.
+ * vanish without a close frame, send an Origin), and a free port.
  *
  * @module
  */
+import { settles, until, Wakeup } from "./wait.ts";
 
 /** How a WebSocket ended. */
 export interface Closed {
@@ -18,7 +19,7 @@ export class TestClient {
   readonly socket: WebSocket;
   #frames: (string | ArrayBuffer)[] = [];
   #closed: Closed | undefined;
-  #wake: (() => void) | undefined;
+  #wakeup = new Wakeup();
   #done: Promise<void>;
 
   private constructor(socket: WebSocket) {
@@ -26,39 +27,35 @@ export class TestClient {
     socket.binaryType = "arraybuffer";
     socket.onmessage = (e) => {
       this.#frames.push(e.data);
-      this.#wake?.();
+      this.#wakeup.wake();
     };
     this.#done = new Promise((resolve) => {
       socket.addEventListener("close", (e) => {
         this.#closed = { code: e.code, reason: e.reason };
-        this.#wake?.();
+        this.#wakeup.wake();
         resolve();
       });
     });
   }
 
   /** Opens a connection; rejects when the upgrade fails or takes longer than `timeoutMs`. */
-  static connect(
+  static async connect(
     url: string,
     protocols?: string | string[],
     timeoutMs = 2000,
   ): Promise<TestClient> {
     const socket = new WebSocket(url, protocols);
     const client = new TestClient(socket);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.close();
-        reject(new Error(`no open within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.onopen = () => {
-        clearTimeout(timer);
-        resolve(client);
-      };
-      socket.onerror = () => {
-        clearTimeout(timer);
+    const opened = new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () =>
         client.#done.then(() => reject(new Error(`connection to ${url} failed`)));
-      };
     });
+    if (!await settles(opened, timeoutMs)) {
+      socket.close();
+      throw new Error(`no open within ${timeoutMs} ms`);
+    }
+    return client;
   }
 
   /** The subprotocol the server selected ("" for none). */
@@ -71,27 +68,13 @@ export class TestClient {
     this.socket.send(typeof frame === "string" ? frame : JSON.stringify(frame));
   }
 
-  /** Waits until `ready()` holds or the connection closes; false after `timeoutMs`. */
-  async #until(ready: () => boolean, timeoutMs: number): Promise<boolean> {
-    if (ready()) return true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
-    let timedOut = false;
-    expired.then(() => timedOut = true);
-    try {
-      while (!ready() && !timedOut) {
-        await Promise.race([new Promise<void>((resolve) => this.#wake = resolve), expired]);
-      }
-    } finally {
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-    return ready();
-  }
-
   /** The next received text frame; throws on a timeout, a binary frame or a close. */
   async next(timeoutMs = 1000): Promise<string> {
-    await this.#until(() => this.#frames.length > 0 || this.#closed !== undefined, timeoutMs);
+    await until(
+      () => this.#frames.length > 0 || this.#closed !== undefined,
+      timeoutMs,
+      this.#wakeup,
+    );
     const frame = this.#frames.shift();
     if (frame === undefined) {
       throw new Error(
@@ -114,9 +97,10 @@ export class TestClient {
    * `skipFrames`) or nothing happens within `timeoutMs`.
    */
   async expectClose(timeoutMs = 1000, skipFrames = false): Promise<Closed> {
-    await this.#until(
+    await until(
       () => this.#closed !== undefined || (!skipFrames && this.#frames.length > 0),
       timeoutMs,
+      this.#wakeup,
     );
     if (!skipFrames && this.#frames.length > 0) {
       throw new Error(`received ${this.#frames[0]} instead of a close`);
@@ -127,7 +111,7 @@ export class TestClient {
 
   /** Asserts that nothing arrives (no frame, no close) for `ms`. */
   async expectSilence(ms = 100): Promise<void> {
-    await this.#until(() => this.#frames.length > 0 || this.#closed !== undefined, ms);
+    await until(() => this.#frames.length > 0 || this.#closed !== undefined, ms, this.#wakeup);
     if (this.#frames.length > 0) throw new Error(`unexpected frame ${this.#frames[0]}`);
     if (this.#closed) throw new Error(`unexpected close ${this.#closed.code}`);
   }
@@ -250,17 +234,13 @@ export class RawClient {
 
   /** Reads the next frame, or null at the end of the stream; throws after `timeoutMs`. */
   async readFrame(timeoutMs = 1000): Promise<RawFrame | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no frame within ${timeoutMs} ms`)), timeoutMs);
-    });
+    const frame = this.#readFrame();
     try {
-      return await Promise.race([this.#readFrame(), deadline]);
+      if (!await settles(frame, timeoutMs)) throw new Error(`no frame within ${timeoutMs} ms`);
+      return await frame;
     } catch (error) {
       this.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -330,19 +310,6 @@ function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
-}
-
-/** Polls `condition` every few milliseconds until it holds; throws after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 1000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

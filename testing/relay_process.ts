@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { until, Wakeup } from "./wait.ts";
 
 const MAIN = new URL("../reference/main.ts", import.meta.url).pathname;
 
@@ -52,7 +53,7 @@ export async function spawnRelay(
     env: { NO_COLOR: "1", ...env },
   }).spawn();
   const log: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
+  const wakeup = new Wakeup();
   const stderrDone = (async () => {
     for await (const line of lines(child.stderr)) {
       try {
@@ -60,7 +61,7 @@ export async function spawnRelay(
       } catch {
         log.push({ event: "stderr", line });
       }
-      for (const wake of waiters) wake();
+      wakeup.wake();
     }
   })();
   const out = lines(child.stdout);
@@ -100,28 +101,13 @@ export async function spawnRelay(
     url: wsUrl.replace(/^ws/, "http").replace(/\/ws$/, ""),
     log,
     async waitForLog(test, after = 0, timeoutMs = 5000) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let wake: (() => void) | undefined;
-      try {
-        const deadline = Date.now() + timeoutMs;
-        while (true) {
-          const hit = log.slice(after).find(test);
-          if (hit) return hit;
-          if (Date.now() >= deadline) {
-            throw new Error(`no matching log event within ${timeoutMs} ms: ${JSON.stringify(log)}`);
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            waiters.add(resolve);
-            timer = setTimeout(resolve, deadline - Date.now());
-          });
-          waiters.delete(wake!);
-          clearTimeout(timer);
-        }
-      } finally {
-        if (wake) waiters.delete(wake);
-        clearTimeout(timer);
+      let hit: Record<string, unknown> | undefined;
+      if (
+        !await until(() => (hit = log.slice(after).find(test)) !== undefined, timeoutMs, wakeup)
+      ) {
+        throw new Error(`no matching log event within ${timeoutMs} ms: ${JSON.stringify(log)}`);
       }
+      return hit!;
     },
     stop,
     async [Symbol.asyncDispose]() {

@@ -20,7 +20,7 @@ import {
   typeAndSend,
   waitUntil,
 } from "./testing.ts";
-import { waitFor } from "../testing/net.ts";
+import { waitFor } from "../testing/wait.ts";
 
 /** Whether an element has a running animation (the shake). */
 const shaking = (locator: Locator) => locator.evaluate((el) => el.getAnimations().length > 0);

@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
 import type { Browser, Page } from "playwright-core";
-import { waitFor } from "../testing/net.ts";
+import { waitFor } from "../testing/wait.ts";
 import { launchBrowser, TIMEOUT_MS } from "./testing.ts";
 
 /** One WebSocket connection the fake server accepted. */

@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
 import { DEMO_USERS_FILE, loadDirectory } from "../reference/directory.ts";
-import { waitFor } from "../testing/net.ts";
+import { waitFor } from "../testing/wait.ts";
 import {
   chatLog,
   launchBrowser,

@@ -1,35 +1,26 @@
 import { assertEquals, assertRejects } from "@std/assert";
 import { BrokerUnavailable, type Envelope } from "./broker.ts";
-import { redisBroker } from "./redis_broker.ts";
+import { redisBroker } from "./broker_redis.ts";
 import { startRedis } from "../testing/redis.ts";
+import { until, Wakeup } from "../testing/wait.ts";
 
 /** A node: every envelope handed to its local delivery (its own direct attempts included), and how many sessions it pretends to hold. */
 function node(url: string, nodeId: string, localSessions = new Map<string, number>()) {
   const received: Envelope[] = [];
-  let notify: (() => void) | undefined;
-  const broker = redisBroker(url, { nodeId, maxBackoffMs: 100 })((env) => {
+  const wakeup = new Wakeup();
+  const broker = redisBroker(url, { maxBackoffMs: 100 })((env) => {
     received.push(env);
-    notify?.();
+    wakeup.wake();
     return localSessions.get(env.to) ?? 0;
-  });
+  }, nodeId);
   return {
     broker,
     received,
     localSessions,
     /** Resolves when `count` envelopes have been handed to this node's sessions. */
     async until(count: number, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (received.length < count) {
-        if (Date.now() > deadline) {
-          throw new Error(`expected ${count} envelopes, got ${received.length}`);
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, deadline - Date.now());
-          notify = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+      if (!await until(() => received.length >= count, timeoutMs, wakeup)) {
+        throw new Error(`expected ${count} envelopes, got ${received.length}`);
       }
     },
   };

@@ -15,8 +15,6 @@ import { type Logger, silentLogger } from "./log.ts";
 
 /** Options of {@linkcode redisBroker}. */
 export interface RedisBrokerOptions {
-  /** This relay's id; messages it published come back with it and are skipped. */
-  nodeId: string;
   logger?: Logger;
   /** Channel name prefix, so several deployments can share one Redis. */
   prefix?: string;
@@ -33,13 +31,13 @@ export interface RedisBroker extends Broker {
 /**
  * Returns a broker factory for `RelayOptions.broker`. The broker connects in the background
  * and reconnects with capped exponential backoff; node-redis resubscribes every channel on
- * reconnect.
+ * reconnect. Messages carry the relay's node id, so the relay skips its own when they come back.
  */
 export function redisBroker(
   url: string,
-  options: RedisBrokerOptions,
-): (deliverLocal: DeliverLocal) => RedisBroker {
-  return (deliverLocal) => new RedisPubSubBroker(url, options, deliverLocal);
+  options: RedisBrokerOptions = {},
+): (deliverLocal: DeliverLocal, nodeId: string) => RedisBroker {
+  return (deliverLocal, nodeId) => new RedisPubSubBroker(url, options, deliverLocal, nodeId);
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -61,8 +59,13 @@ class RedisPubSubBroker implements RedisBroker {
   #waiters: (() => void)[] = [];
   #closed = false;
 
-  constructor(url: string, options: RedisBrokerOptions, deliverLocal: DeliverLocal) {
-    this.#node = options.nodeId;
+  constructor(
+    url: string,
+    options: RedisBrokerOptions,
+    deliverLocal: DeliverLocal,
+    nodeId: string,
+  ) {
+    this.#node = nodeId;
     this.#prefix = options.prefix ?? "layimws:user:";
     this.#logger = options.logger ?? silentLogger;
     this.#deliverLocal = deliverLocal;
