@@ -9,6 +9,9 @@ import type { ErrorFrame, Undelivered } from "./types.ts";
 /** The WebSocket subprotocol a client offers to select the v1 profile. */
 export const SUBPROTOCOL = "layim-ws.v1";
 
+/** The rule set a connection follows: the seed's `legacy` format or `v1` (spec section 2). */
+export type Profile = "legacy" | "v1";
+
 /** Close codes (spec section "Close codes"). */
 export const CloseCode = {
   normal: 1000,
