@@ -179,6 +179,18 @@ const DEFECTS: [string, Defects, string[], RegExp][] = [
     /^delivered to B as C/,
   ],
   [
+    "closes frames over its 1 MiB limit (Python websockets' default)",
+    { maxFrameBytes: 1024 * 1024 },
+    ["robustness/frame-default [LIMIT-2]"],
+    /^accepted and delivered$/,
+  ],
+  [
+    "closes frames over its 8 KiB limit (Tomcat's default buffer)",
+    { maxFrameBytes: 8192 },
+    ["robustness/frame-default [LIMIT-2]"],
+    /^the server closed B with 1009 "too big", \d+ ms after B sent the bad frame #2: .*\(65536 chars\)$/,
+  ],
+  [
     "keeps one session per user",
     { replace: true },
     ["routing/all-sessions [ROUTE-1]"],
