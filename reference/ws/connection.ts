@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { BufferPool, SlotPool } from "./buffers.ts";
+import type { BufferPool, SlotPool } from "./buffers.ts";
 import {
   Close,
   closePayload,

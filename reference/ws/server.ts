@@ -48,8 +48,11 @@ export interface ServeOptions {
   /** Errors of handlers and callbacks, accept errors (default: one line on stderr). */
   onError?: (error: unknown, context: string) => void;
   /**
-   * Open TCP connections at most; more are answered 503 and closed. Default: the soft open
-   * files limit minus a reserve (an eighth of it, at most 256) for the process's own files.
+   * Open TCP connections at most; more are answered 503 and closed. Default: the descriptors
+   * the process may still open when the server starts (the soft open files limit less those
+   * open, read from `/proc/self/limits`, or probed by opening `/dev/null` until EMFILE) less a
+   * reserve of an eighth of them, at most 64. Unbounded when neither works (no read
+   * permission): accept errors are then the only limit, and they are survived.
    */
   maxConnections?: number;
   /** Time to receive a complete request head (default 10,000 ms; also the keep-alive idle time). */
@@ -154,21 +157,51 @@ const HOP_BY_HOP = new Set([
 const BUFFER_BODY_BYTES = 65536;
 const encoder = new TextEncoder();
 
-function softOpenFilesLimit(): number {
+const PROBE_MAX = 65536;
+
+/**
+ * The descriptors this process may still open: from the soft limit in `/proc/self/limits`
+ * (readable with `--allow-all` only), else by opening `/dev/null` until EMFILE (at most
+ * 65,536 times, a few milliseconds per thousand) and closing them again; Infinity when neither
+ * is possible.
+ */
+function descriptorsLeft(): number {
+  // Queried first, so that a terminal user is never prompted for these permissions.
+  const granted = (path: string) =>
+    Deno.permissions.querySync({ name: "read", path }).state === "granted";
   try {
+    if (!granted("/proc/self/limits")) throw new Error("no permission");
     const limits = Deno.readTextFileSync("/proc/self/limits");
     const value = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
-    if (value === "unlimited") return 1 << 20;
-    if (value !== undefined && Number(value) > 0) return Number(value);
+    if (value === "unlimited") return Infinity;
+    let open = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) open++;
+    if (value !== undefined && Number(value) > 0) return Number(value) - open;
   } catch {
-    // Not Linux, or no read permission: assume the common default.
+    // Without --allow-all: probe.
   }
-  return 1024;
+  if (!granted("/dev/null")) return Infinity;
+  const files: Deno.FsFile[] = [];
+  try {
+    while (files.length < PROBE_MAX) files.push(Deno.openSync("/dev/null"));
+  } catch (error) {
+    if (files.length === 0) return Infinity;
+    if (!(error instanceof Error) || !/too many open files/i.test(error.message)) {
+      for (const file of files) file.close();
+      return Infinity;
+    }
+  }
+  for (const file of files) file.close();
+  return files.length;
 }
 
-/** The default connection cap: the soft open files limit less a reserve. */
-export function defaultMaxConnections(limit: number = softOpenFilesLimit()): number {
-  return Math.max(1, limit - Math.min(256, Math.floor(limit / 8)));
+/**
+ * The default connection cap: the descriptors left at start (see `maxConnections`) less a
+ * reserve of an eighth of them, at most 64, for the process's own files.
+ */
+export function defaultMaxConnections(left: number = descriptorsLeft()): number {
+  if (!Number.isFinite(left)) return Number.MAX_SAFE_INTEGER;
+  return Math.max(1, left - Math.min(64, Math.floor(left / 8)));
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -201,8 +234,8 @@ class HttpServer implements Server, SocketContext {
   readonly maxMessageBytes: number;
   readonly closeTimeoutMs: number;
   readonly slots = new SlotPool(SLOT_BYTES);
-  readonly big = new BufferPool(65536, 64);
-  readonly out = new BufferPool(16384, 256);
+  readonly big = new BufferPool(65536, 16);
+  readonly out = new BufferPool(16384, 64);
   readonly headerTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly maxHeaderBytes: number;

@@ -1,0 +1,60 @@
+/**
+ * The minimal Deno relay of `min_relay.ts` on the project's own transport (`reference/ws/`,
+ * raw TCP from `Deno.listen`) instead of `Deno.serve` + `Deno.upgradeWebSocket`: the same
+ * routing, no validation, the transport's default limits. It measures what the transport
+ * costs before the relay's session runs on it.
+ *
+ * ```sh
+ * deno run --allow-net --allow-read=/dev/null bench/peers/tcp_min_relay.ts --port 8004
+ * ```
+ *
+ * @module
+ */
+import { serve, type WebSocketConnection } from "../../reference/ws/mod.ts";
+
+const sessions = new Map<string, Set<WebSocketConnection>>();
+let nextCid = 0;
+
+function accept(socket: WebSocketConnection): void {
+  let id: string | undefined;
+  socket.onText = (text) => {
+    if (id === undefined) {
+      id = text;
+      let own = sessions.get(id);
+      if (own === undefined) sessions.set(id, own = new Set());
+      own.add(socket);
+      return;
+    }
+    const data = JSON.parse(text);
+    const peers = sessions.get(String(data.to.id));
+    if (peers === undefined) return;
+    const mine = data.mine;
+    const out = JSON.stringify({
+      username: mine.username,
+      avatar: mine.avatar,
+      id,
+      type: "friend",
+      content: mine.content,
+      timestamp: Date.now(),
+      fromid: id,
+      cid: String(++nextCid),
+      mine: false,
+    });
+    for (const peer of peers) if (peer !== socket) peer.send(out);
+  };
+  socket.onBinary = () => socket.close(1003, "binary");
+  socket.onClose = () => {
+    if (id === undefined) return;
+    const own = sessions.get(id);
+    own?.delete(socket);
+    if (own?.size === 0) sessions.delete(id);
+  };
+}
+
+const portFlag = Deno.args.indexOf("--port");
+const port = portFlag >= 0 ? Number(Deno.args[portFlag + 1]) : 8004;
+serve({ hostname: "127.0.0.1", port }, (_request, info) => {
+  const { socket, response } = info.upgrade();
+  accept(socket);
+  return response;
+});
