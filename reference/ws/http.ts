@@ -36,10 +36,15 @@ const LF = 10;
 const SP = 32;
 const HTAB = 9;
 
-/** Index of CR LF CR LF in `buf[from - 3..end)`, or -1. */
+/** Index of CR LF CR LF in `buf[from - 3..end)`, -1 when absent, -2 at a bare CR or LF. */
 function headEnd(buf: Uint8Array, from: number, end: number): number {
-  for (let i = Math.max(0, from - 3); i + 3 < end; i++) {
-    if (buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) return i;
+  for (let i = Math.max(0, from - 3); i < end; i++) {
+    const c = buf[i];
+    if (c === LF && (i === 0 || buf[i - 1] !== CR)) return -2;
+    if (c === CR && i + 1 < end && buf[i + 1] !== LF) return -2;
+    if (c === CR && i + 3 < end && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) {
+      return i;
+    }
   }
   return -1;
 }
@@ -73,6 +78,7 @@ export function parseHead(
   scanned = 0,
 ): RequestHead | HeadError | null {
   const stop = headEnd(buf, scanned, Math.min(end, maxBytes));
+  if (stop === -2) return bad("bare CR or LF in the head");
   if (stop < 0) {
     if (end >= maxBytes) return { status: 431, reason: "request header too large" };
     return null;

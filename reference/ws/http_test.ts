@@ -45,6 +45,8 @@ Deno.test("parseHead refuses malformed heads with 400 and other versions with 50
       "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: x\nY: z\r\n\r\n",
+      "GET / HTTP/1.1\nHost: x\n",
+      "GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
       "GET / HTTP/1.1\r\nNo-colon\r\n\r\n",
       "GET / HTTP/x.1\r\n\r\n",
