@@ -1,7 +1,7 @@
 /**
  * The minimal Deno relay of `min_relay.ts` on the project's own transport (`reference/ws/`,
  * raw TCP from `Deno.listen`) instead of `Deno.serve` + `Deno.upgradeWebSocket`: the same
- * routing, no validation, the transport's default limits (flags change them). It measures what
+ * routing, no validation (a frame that is not JSON is ignored, as in the Node and Bun relays), the transport's default limits (flags change them). It measures what
  * the transport costs before the relay's session runs on it, and it is the target of the
  * transport's attack tests and of the fuzzer.
  *
@@ -28,10 +28,15 @@ function accept(socket: WebSocketConnection): void {
       own.add(socket);
       return;
     }
-    const data = JSON.parse(text);
-    const peers = sessions.get(String(data.to.id));
+    let data;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const peers = sessions.get(String(data?.to?.id));
     if (peers === undefined) return;
-    const mine = data.mine;
+    const mine = data.mine ?? {};
     const out = JSON.stringify({
       username: mine.username,
       avatar: mine.avatar,

@@ -37,25 +37,30 @@ export class SlotPool {
   }
 }
 
-/** Buffers of one size, at most `keep` of them kept for reuse. */
-export class BufferPool {
-  /** Bytes per buffer. */
-  readonly size: number;
-  readonly #keep: number;
-  #free: Uint8Array[] = [];
+/** Buffer sizes the pools hold, and how many of each they keep for reuse. */
+const CLASSES = [1024, 4096, 16384, 65536];
+const KEEP = [1024, 256, 64, 16];
 
-  constructor(size: number, keep: number) {
-    this.size = size;
-    this.#keep = keep;
+/**
+ * Buffers in four size classes (1, 4, 16 and 64 KiB), a bounded number of each kept for reuse:
+ * a connection borrows the smallest that fits for as long as bytes wait in it.
+ */
+export class BufferPools {
+  /** The largest pooled size; larger requests get a buffer of their own. */
+  readonly max = CLASSES[CLASSES.length - 1];
+  #free: Uint8Array[][] = CLASSES.map(() => []);
+
+  /** A buffer of at least `min` bytes (not cleared). */
+  take(min: number): Uint8Array {
+    for (let i = 0; i < CLASSES.length; i++) {
+      if (min <= CLASSES[i]) return this.#free[i].pop() ?? new Uint8Array(CLASSES[i]);
+    }
+    return new Uint8Array(min);
   }
 
-  /** A buffer of {@linkcode BufferPool.size} bytes (not cleared). */
-  take(): Uint8Array {
-    return this.#free.pop() ?? new Uint8Array(this.size);
-  }
-
-  /** Gives back a buffer; one of another size is left to the garbage collector. */
+  /** Gives back a buffer; one that is not of a class size is left to the garbage collector. */
   give(buffer: Uint8Array): void {
-    if (buffer.length === this.size && this.#free.length < this.#keep) this.#free.push(buffer);
+    const i = CLASSES.indexOf(buffer.length);
+    if (i >= 0 && this.#free[i].length < KEEP[i]) this.#free[i].push(buffer);
   }
 }

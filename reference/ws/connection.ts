@@ -5,12 +5,12 @@
  * `write`).
  *
  * Per connection it keeps a few numbers, a 256-byte read slot from a shared slab while idle
- * (a larger pooled buffer only while frames are arriving faster than that), and an output
- * buffer only while bytes wait to be written.
+ * (a larger pooled buffer only while a frame or a burst does not fit in it), and a pooled
+ * output buffer only while bytes wait to be written.
  *
  * @module
  */
-import type { BufferPool, SlotPool } from "./buffers.ts";
+import type { BufferPools, SlotPool } from "./buffers.ts";
 import {
   Close,
   closePayload,
@@ -68,8 +68,7 @@ export interface SocketContext {
   readonly maxMessageBytes: number;
   readonly closeTimeoutMs: number;
   readonly slots: SlotPool;
-  readonly big: BufferPool;
-  readonly out: BufferPool;
+  readonly pools: BufferPools;
   /** Flushes `socket` at the end of this tick, together with every other one sent to. */
   schedule(socket: Socket): void;
   /** The connection is gone (after its TCP connection is closed). */
@@ -306,10 +305,11 @@ export class Socket implements WebSocketConnection {
     const onSlot = this.#buf.length === slots.size;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
-      // A read that filled its buffer means more is coming: read into a large one. A large one
-      // goes back to its pool once a read would have fitted in a slot.
-      if (n === space && onSlot) this.#swap(this.#ctx.big.take());
-      else if (n < slots.size && !onSlot) this.#swap(slots.take());
+      // A read that filled its buffer means more is coming: read into one four times larger. A
+      // larger one goes back to its pool once a read would have fitted in a slot.
+      if (n === space && this.#buf.length < this.#ctx.pools.max) {
+        this.#swap(this.#ctx.pools.take(this.#buf.length * 4));
+      } else if (n < slots.size && !onSlot) this.#swap(slots.take());
       return;
     }
     if (this.#start > 0) {
@@ -318,7 +318,9 @@ export class Socket implements WebSocketConnection {
       this.#start = 0;
     }
     if (this.#need > this.#buf.length) this.#grow(this.#need);
-    else if (n === space && onSlot) this.#grow(this.#ctx.big.size);
+    else if (n === space && this.#buf.length < this.#ctx.pools.max) {
+      this.#grow(this.#buf.length * 4);
+    }
   }
 
   #parse(): void {
@@ -440,17 +442,17 @@ export class Socket implements WebSocketConnection {
     this.#schedule();
   }
 
-  /** Makes room for `n` more output bytes. */
+  /** Makes room for `n` more output bytes (a pooled buffer, only while bytes wait in it). */
   #reserve(n: number): void {
-    const pool = this.#ctx.out;
+    const pools = this.#ctx.pools;
     const out = this.#out;
     if (out === undefined) {
-      this.#out = n <= pool.size ? pool.take() : new Uint8Array(n);
+      this.#out = pools.take(n);
       this.#outLen = 0;
     } else if (this.#outLen + n > out.length) {
-      const grown = new Uint8Array(Math.max(out.length * 2, this.#outLen + n));
+      const grown = pools.take(Math.max(out.length * 2, this.#outLen + n));
       grown.set(out.subarray(0, this.#outLen));
-      pool.give(out);
+      pools.give(out);
       this.#out = grown;
     }
   }
@@ -492,7 +494,7 @@ export class Socket implements WebSocketConnection {
           written += await conn.write(buffer.subarray(written, length));
           this.#inflight = length - written;
         }
-        this.#ctx.out.give(buffer);
+        this.#ctx.pools.give(buffer);
       }
     } catch {
       this.#writing = false;
@@ -514,9 +516,8 @@ export class Socket implements WebSocketConnection {
   }
 
   #grow(need: number): void {
-    const big = this.#ctx.big;
-    // Never more than the frame needs beyond the pooled size: the message limit bounds it.
-    const grown = need <= big.size ? big.take() : new Uint8Array(need);
+    // Never more than the frame needs beyond the pooled sizes: the message limit bounds it.
+    const grown = this.#ctx.pools.take(need);
     grown.set(this.#buf.subarray(this.#start, this.#end));
     this.#end -= this.#start;
     this.#start = 0;
@@ -527,20 +528,23 @@ export class Socket implements WebSocketConnection {
   #swap(next: Uint8Array): void {
     const old = this.#buf;
     this.#buf = next;
-    if (old.length === this.#ctx.slots.size) this.#ctx.slots.give(old);
-    else this.#ctx.big.give(old);
+    this.#giveRead(old);
+  }
+
+  #giveRead(buf: Uint8Array): void {
+    if (buf.length === this.#ctx.slots.size) this.#ctx.slots.give(buf);
+    else this.#ctx.pools.give(buf);
   }
 
   #releaseRead(): void {
     const buf = this.#buf;
     if (buf.length === 0) return;
     this.#buf = EMPTY;
-    if (buf.length === this.#ctx.slots.size) this.#ctx.slots.give(buf);
-    else this.#ctx.big.give(buf);
+    this.#giveRead(buf);
   }
 
   #releaseBuffers(): void {
-    if (this.#out !== undefined && !this.#writing) this.#ctx.out.give(this.#out);
+    if (this.#out !== undefined && !this.#writing) this.#ctx.pools.give(this.#out);
     this.#out = undefined;
     this.#outLen = 0;
     this.#text = undefined;

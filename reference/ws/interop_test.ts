@@ -6,7 +6,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { chromium } from "playwright-core";
-import WebSocketClient from "npm:ws@8.23.0";
+import WebSocketClient from "ws";
 import { serve, type Server } from "./server.ts";
 import { findChromium } from "../../web/testing.ts";
 

@@ -175,13 +175,20 @@ export class RawSocket {
     return await this.#reading;
   }
 
-  async #within<T>(timeoutMs: number, what: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Waits for more bytes until `deadline`: true when some came, false at the end of the stream;
+   * throws on the deadline. Bytes always land in the buffer, so a timed-out wait loses none.
+   */
+  async #moreBy(deadline: number, what: string): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`no ${what} in time`)),
+        Math.max(0, deadline - Date.now()),
+      );
     });
     try {
-      return await Promise.race([work(), expired]);
+      return await Promise.race([this.#more(), expired]);
     } finally {
       clearTimeout(timer);
     }
@@ -194,11 +201,14 @@ export class RawSocket {
   }
 
   /** Reads a response head (status and headers); the body stays unread. */
-  readHead(timeoutMs = 2000): Promise<{ status: number; headers: Headers }> {
-    return this.#within(timeoutMs, "response head", async () => {
+  async readHead(timeoutMs = 2000): Promise<{ status: number; headers: Headers }> {
+    const deadline = Date.now() + timeoutMs;
+    {
       let end;
       while ((end = decoder.decode(this.#buf).indexOf("\r\n\r\n")) < 0) {
-        if (!await this.#more()) throw new Error("stream ended before a response head");
+        if (!await this.#moreBy(deadline, "response head")) {
+          throw new Error("stream ended before a response head");
+        }
       }
       const lines = decoder.decode(this.#take(end + 4)).split("\r\n").slice(0, -2);
       const status = Number(lines[0].split(" ")[1]);
@@ -208,12 +218,14 @@ export class RawSocket {
         headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
       }
       return { status, headers };
-    });
+    }
   }
 
   /** Reads a whole response: head and body. */
-  readResponse(timeoutMs = 2000, head = false): Promise<RawResponse> {
-    return this.#within(timeoutMs, "response", async () => {
+  async readResponse(timeoutMs = 2000, head = false): Promise<RawResponse> {
+    const deadline = Date.now() + timeoutMs;
+    const more = () => this.#moreBy(deadline, "response");
+    {
       const { status, headers } = await this.readHead(timeoutMs);
       const length = headers.get("content-length");
       let body: Uint8Array = new Uint8Array(0);
@@ -224,11 +236,11 @@ export class RawSocket {
         for (;;) {
           let line;
           while ((line = decoder.decode(this.#buf).indexOf("\r\n")) < 0) {
-            if (!await this.#more()) throw new Error("stream ended inside a chunk");
+            if (!await more()) throw new Error("stream ended inside a chunk");
           }
           const size = parseInt(decoder.decode(this.#take(line + 2)), 16);
           while (this.#buf.length < size + 2) {
-            if (!await this.#more()) throw new Error("stream ended inside a chunk");
+            if (!await more()) throw new Error("stream ended inside a chunk");
           }
           parts.push(this.#take(size));
           this.#take(2);
@@ -237,20 +249,21 @@ export class RawSocket {
         body = concat(parts);
       } else if (length !== null) {
         while (this.#buf.length < Number(length)) {
-          if (!await this.#more()) throw new Error("stream ended inside the body");
+          if (!await more()) throw new Error("stream ended inside the body");
         }
         body = this.#take(Number(length));
       } else {
-        while (await this.#more()) { /* until the end of the stream */ }
+        while (await more()) { /* until the end of the stream */ }
         body = this.#take(this.#buf.length);
       }
       return { status, headers, body: decoder.decode(body) };
-    });
+    }
   }
 
   /** Reads the next frame; null when the stream ends first. */
-  readFrame(timeoutMs = 2000): Promise<ServerFrame | null> {
-    return this.#within(timeoutMs, "frame", async () => {
+  async readFrame(timeoutMs = 2000): Promise<ServerFrame | null> {
+    const deadline = Date.now() + timeoutMs;
+    {
       for (;;) {
         const b = this.#buf;
         if (b.length >= 2) {
@@ -275,9 +288,9 @@ export class RawSocket {
             }
           }
         }
-        if (!await this.#more()) return null;
+        if (!await this.#moreBy(deadline, "frame")) return null;
       }
-    });
+    }
   }
 
   /** Reads frames until a close frame (other frames are returned too); null at the end of the stream. */
@@ -294,11 +307,10 @@ export class RawSocket {
   }
 
   /** Waits until the server ends the stream, dropping what arrives; throws after `timeoutMs`. */
-  expectEnd(timeoutMs = 2000): Promise<void> {
-    return this.#within(timeoutMs, "end of stream", async () => {
-      this.#buf = new Uint8Array(0);
-      while (await this.#more()) this.#buf = new Uint8Array(0);
-    });
+  async expectEnd(timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.#buf = new Uint8Array(0);
+    while (await this.#moreBy(deadline, "end of stream")) this.#buf = new Uint8Array(0);
   }
 
   /** Closes the TCP connection (idempotent). */
