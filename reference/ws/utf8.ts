@@ -5,16 +5,26 @@
  * between two fragments.
  *
  * Measured on this machine (`deno bench reference/ws/utf8_bench.ts`): Deno's native
- * `TextDecoder` with `fatal: true` validates and decodes at once and beats a JavaScript DFA
- * validator followed by a decode, so both paths use it.
+ * `TextDecoder` with `fatal: true` validates and decodes at once, 1.4× faster than a JavaScript
+ * DFA validator followed by a decode on 560 bytes of Chinese, 2.4× on 60 KB; only on short
+ * ASCII text does a JavaScript scan win (an OR of the bytes, then the non-validating decoder:
+ * 230 against 390 ns for a 250-byte chat message), so short messages take that path first.
  *
  * @module
  */
 
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// ASCII is valid UTF-8: the non-validating decoder is then exact, and faster.
+const ascii = new TextDecoder("utf-8", { ignoreBOM: true });
+const SHORT = 1024;
 
 /** Decodes `bytes` as strict UTF-8; undefined when they are not valid UTF-8. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  if (bytes.length <= SHORT) {
+    let or = 0;
+    for (let i = 0; i < bytes.length; i++) or |= bytes[i];
+    if (or < 0x80) return ascii.decode(bytes);
+  }
   try {
     return strict.decode(bytes);
   } catch {
