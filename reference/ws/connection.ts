@@ -94,6 +94,9 @@ const AFTER_NONE = 0;
 const AFTER_CLOSE = 1;
 const AFTER_SHUTDOWN = 2;
 
+/** Bytes read and dropped after a failure before the TCP connection is dropped. */
+const DRAIN_BUDGET = 1 << 20;
+
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const noop = () => {};
@@ -110,8 +113,9 @@ export class Socket implements WebSocketConnection {
   readonly #conn: Deno.TcpConn;
   #state = CONNECTING;
   #after = AFTER_NONE;
-  /** Input is read and dropped (after a failure, until EOF or the deadline). */
+  /** Input is read and dropped (after a failure, until EOF, the deadline or the budget). */
   #draining = false;
+  #drained = 0;
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
@@ -296,6 +300,10 @@ export class Socket implements WebSocketConnection {
   /** Parses what arrived (`n` bytes into `space`), then sizes the read buffer for what comes. */
   #received(n: number, space: number): void {
     if (this.#draining) {
+      // Input after a failure is read and dropped, up to a budget: enough for the peer to see
+      // the close frame, not a way to keep the server reading at line rate.
+      this.#drained += n;
+      if (this.#drained > DRAIN_BUDGET) return this.#finish();
       this.#start = this.#end = 0;
       return;
     }
