@@ -5,10 +5,9 @@
  * subprotocol, and closes with a code the server must see.
  */
 import { assertEquals } from "@std/assert";
-import { chromium } from "playwright-core";
 import WebSocketClient from "ws";
 import { serve, type Server } from "./server.ts";
-import { findChromium } from "../../web/testing.ts";
+import { launchBrowser } from "../../web/testing.ts";
 
 const PAGE = "<!doctype html><title>echo</title><p>echo</p>";
 
@@ -101,11 +100,7 @@ Deno.test("the npm ws client talks to the transport", async () => {
 
 Deno.test("Chromium talks to the transport: a page served by it opens a WebSocket", async () => {
   const { server, closes, url } = echoServer();
-  const browser = await chromium.launch({
-    executablePath: findChromium(),
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"],
-  });
+  const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(url.replace("ws:", "http:"));
