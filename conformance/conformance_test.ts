@@ -10,10 +10,16 @@ import { type Defects, serveFixture, spawnFixture } from "./fixtures/layim_serve
 import { type OtherProtocol, serveOther } from "./fixtures/other_protocols.ts";
 import { type Fault, serveFaultyRelay } from "../testing/faulty_relay.ts";
 import { DEFAULT_LIMITS } from "../schemas/protocol.ts";
+import { TRANSPORT_NAMES } from "../reference/transports.ts";
 import { CaseContext } from "./context.ts";
 import { loadDialect } from "./dialect.ts";
 import { type CaseResult, OtherProtocolError, type Report, runConformance } from "./mod.ts";
 import { NO_TOKENS } from "./tokens.ts";
+
+/** Each profile on each transport of the relay. */
+const MATRIX = (["v1", "legacy"] as const).flatMap((profile) =>
+  TRANSPORT_NAMES.map((transport) => [profile, transport] as const)
+);
 
 /** Short windows: everything runs on loopback, and these servers clean up at once. */
 const FAST = { timeoutMs: 1500, settleMs: 40, quietMs: 60, cleanupMs: 100 } as const;
@@ -49,9 +55,12 @@ function verdicts(report: Report): string[] {
     .sort();
 }
 
-for (const profile of ["v1", "legacy"] as const) {
-  Deno.test(`reference relay, ${profile}: every MUST and SHOULD passes`, async () => {
-    const report = await withRelay({}, (url) => runConformance({ url, profile, ...FAST }));
+for (const [profile, transport] of MATRIX) {
+  Deno.test(`reference relay, ${profile}, ${transport}: every MUST and SHOULD passes`, async () => {
+    const report = await withRelay(
+      { transport },
+      (url) => runConformance({ url, profile, skip: ["transport"], ...FAST }),
+    );
     assertEquals(report.profile, profile);
     assertEquals(verdicts(report), [], explain(report));
     assertEquals(ids(report, "error"), [], explain(report));

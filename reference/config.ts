@@ -14,6 +14,7 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS, type Limits } from "../schemas/protocol.ts";
 import { DEMO_USERS_FILE } from "./directory.ts";
+import { DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from "./transports.ts";
 
 /** Everything the CLI needs to start a relay. */
 export interface Config {
@@ -33,6 +34,8 @@ export interface Config {
   webRoot?: string | null;
   logFormat: "text" | "json";
   redisUrl?: string;
+  /** The WebSocket transport. */
+  transport: TransportName;
 }
 
 /** The outcome of {@linkcode parseConfig}: a config, a one-line error, or text to print. */
@@ -53,6 +56,7 @@ type Key =
   | "web"
   | "logFormat"
   | "redis"
+  | "transport"
   | keyof Limits;
 
 interface Option {
@@ -221,6 +225,16 @@ const OPTIONS: Option[] = [
     help: "Share sessions with other relays through Redis (redis:// or rediss:// URL).",
     default: "none (one process, in memory)",
   },
+  {
+    key: "transport",
+    flag: "--transport",
+    env: "LAYIM_WS_TRANSPORT",
+    arg: TRANSPORT_NAMES.join("|"),
+    help: "WebSocket transport: tcp, the relay's own RFC 6455 server on Deno.listen (frame " +
+      "limit while reading, 1002/1007 close frames, hard drop, connection cap), or deno, " +
+      "Deno.serve with Deno.upgradeWebSocket.",
+    default: DEFAULT_TRANSPORT,
+  },
 ];
 
 const BY_NAME = new Map<string, Option>();
@@ -333,6 +347,11 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
     throw new Error(`${raw.get("redis")!.from}: must be a redis:// or rediss:// URL`);
   }
 
+  const transport = text("transport") ?? DEFAULT_TRANSPORT;
+  if (!(TRANSPORT_NAMES as readonly string[]).includes(transport)) {
+    throw new Error(`${raw.get("transport")!.from}: must be ${TRANSPORT_NAMES.join(" or ")}`);
+  }
+
   const limits: Partial<Limits> = {};
   for (const [key, [min, max]] of Object.entries(LIMIT_RANGES) as [keyof Limits, number[]][]) {
     const n = num(key, min, max);
@@ -348,6 +367,7 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
     limits,
     usersFile: users ? (users.value === null ? null : text("users")!) : DEMO_USERS_FILE,
     logFormat,
+    transport: transport as TransportName,
   };
   if (originRaws.length > 0) config.origins = origins(originRaws);
   const jwtSecret = text("jwtSecret");

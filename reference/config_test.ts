@@ -23,6 +23,7 @@ Deno.test("config: defaults", () => {
     limits: {},
     usersFile: DEMO_USERS_FILE,
     logFormat: "text",
+    transport: "tcp",
   });
 });
 
@@ -57,6 +58,8 @@ Deno.test("config: every flag, in both --flag value and --flag=value forms", () 
     "json",
     "--redis",
     "redis://127.0.0.1:6379",
+    "--transport",
+    "deno",
   ];
   assertEquals(config(args), {
     hostname: "0.0.0.0",
@@ -77,6 +80,7 @@ Deno.test("config: every flag, in both --flag value and --flag=value forms", () 
     webRoot: "/srv/www",
     logFormat: "json",
     redisUrl: "redis://127.0.0.1:6379",
+    transport: "deno",
   });
 });
 
@@ -98,6 +102,7 @@ Deno.test("config: every environment variable", () => {
     LAYIM_WS_MAX_BUFFERED_BYTES: "6",
     LAYIM_WS_LOG_FORMAT: "json",
     LAYIM_WS_REDIS: "rediss://user:pw@redis.test:6380/0",
+    LAYIM_WS_TRANSPORT: "deno",
   };
   assertEquals(config([], env), {
     hostname: "::1",
@@ -118,6 +123,7 @@ Deno.test("config: every environment variable", () => {
     webRoot: null,
     logFormat: "json",
     redisUrl: "rediss://user:pw@redis.test:6380/0",
+    transport: "deno",
   });
   assertEquals(config([], { LAYIM_WS_JWT_SECRET: "s3cret" }).jwtSecret, "s3cret");
   assertEquals(config([], { LAYIM_WS_JWKS_FILE: "/k.json" }).jwksFile, "/k.json");
@@ -191,6 +197,9 @@ Deno.test("config: --help lists every flag with its env var and default", () => 
       "--log-format text|json",
       "--redis URL",
       "LAYIM_WS_REDIS",
+      "--transport tcp|deno",
+      "LAYIM_WS_TRANSPORT",
+      "default: tcp",
       "--help",
       "--version",
     ]
@@ -263,6 +272,11 @@ Deno.test("config: other invalid values", () => {
   assertEquals(error(["--host", "a b"]), "--host: must not contain whitespace");
   const redis = error(["--redis", "http://user:hunter2@redis.test"]);
   assertEquals(redis, "--redis: must be a redis:// or rediss:// URL");
+  assertEquals(error(["--transport", "uws"]), "--transport: must be tcp or deno");
+  assertEquals(
+    error([], { LAYIM_WS_TRANSPORT: "bun" }),
+    "LAYIM_WS_TRANSPORT: must be tcp or deno",
+  );
 });
 
 Deno.test("config: only one JWT key source, and a secret is never echoed", () => {

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       directory,
       webRoot: config.webRoot,
       logger,
+      transport: config.transport,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
         ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, { logger })

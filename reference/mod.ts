@@ -1,6 +1,7 @@
 /**
- * The reference relay of layim-ws: `serveRelay(options)` starts one (on `Deno.serve` unless
- * `options.server` names another {@linkcode RelayServer}). A server adapter implements
+ * The reference relay of layim-ws: `serveRelay(options)` starts one (on the project's own
+ * RFC 6455 transport unless `options.transport` is `deno` or `options.server` names another
+ * {@linkcode RelayServer}). A server adapter implements
  * `RelayServer` and connects each WebSocket to a session through {@linkcode Transport} and
  * {@linkcode SessionEvents}.
  *
@@ -13,7 +14,7 @@
  *
  * @module
  */
-export { type Relay, type RelayOptions, serveRelay } from "./relay.ts";
+export { type Relay, type RelayOptions, relayServer, serveRelay } from "./relay.ts";
 export {
   type Broker,
   type BrokerFactory,
@@ -23,6 +24,8 @@ export {
 } from "./broker.ts";
 export { LocalBroker, localBroker } from "./broker_local.ts";
 export { denoServer } from "./deno_adapter.ts";
+export { tcpServer, type TcpServerOptions } from "./tcp_adapter.ts";
+export { DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from "./transports.ts";
 export type { RelayStats } from "./hub.ts";
 export type { Session } from "./registry.ts";
 export type { Accepted, Listening, RelayServer, Routes, Upgrade } from "./routes.ts";

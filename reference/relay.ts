@@ -1,6 +1,7 @@
 /**
  * `serveRelay`: the reference relay, assembled — a {@linkcode Hub} (sessions, router, broker),
- * its {@linkcode createRoutes routes} and the server that runs them (Deno's by default).
+ * its {@linkcode createRoutes routes} and the server that runs them (the project's own
+ * transport on `Deno.listen` by default, or Deno's: see {@linkcode relayServer}).
  *
  * @module
  */
@@ -10,6 +11,8 @@ import type { Metrics } from "./metrics.ts";
 import { hostForUrl, originPolicy } from "./origin.ts";
 import { createRoutes, type RelayServer, type Routes } from "./routes.ts";
 import { DEFAULT_WEB_ROOT } from "./static.ts";
+import { tcpServer } from "./tcp_adapter.ts";
+import { DEFAULT_TRANSPORT, type TransportName } from "./transports.ts";
 
 /** How to run a relay; every field is optional. */
 export interface RelayOptions extends HubOptions {
@@ -23,7 +26,9 @@ export interface RelayOptions extends HubOptions {
   allowNoOrigin?: boolean;
   /** Folder served at `/` (default: this repository's `web/`); null serves no page. */
   webRoot?: string | null;
-  /** The HTTP and WebSocket server (default: `Deno.serve` with `Deno.upgradeWebSocket`). */
+  /** The WebSocket transport when `server` is not given (default `tcp`). */
+  transport?: TransportName;
+  /** The HTTP and WebSocket server (default: the one of `transport`). */
   server?: RelayServer;
   /** Aborting it closes the relay. */
   signal?: AbortSignal;
@@ -45,6 +50,11 @@ export interface Relay {
 
 const CLOSE_WAIT_MS = 2000;
 
+/** The server of a transport: `tcp` (`reference/ws`) or `deno` (`Deno.serve`). */
+export function relayServer(transport: TransportName = DEFAULT_TRANSPORT): RelayServer {
+  return transport === "deno" ? denoServer : tcpServer();
+}
+
 /** Starts a relay and resolves once it listens; rejects on a bad option or a port in use. */
 export function serveRelay(options: RelayOptions = {}): Promise<Relay> {
   try {
@@ -57,7 +67,7 @@ export function serveRelay(options: RelayOptions = {}): Promise<Relay> {
 function start(options: RelayOptions): Relay {
   const hostname = options.hostname ?? "127.0.0.1";
   const hub = new Hub(options);
-  const server = options.server ?? denoServer;
+  const server = options.server ?? relayServer(options.transport);
   // The origin policy names the port, known once listening; the routes are made before this
   // function returns, so before the first request is read.
   const listening = server.listen(hostname, options.port ?? 8080, (req, ip) => routes(req, ip));

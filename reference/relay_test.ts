@@ -3,19 +3,33 @@ import { SignJWT } from "jose";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
 import { RawClient, TestClient } from "../testing/net.ts";
+import { RawSocket } from "./ws/testing.ts";
 import { waitFor } from "../testing/wait.ts";
 import { hs256Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
 import { type Relay, type RelayOptions, serveRelay } from "./relay.ts";
+import { DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from "./transports.ts";
 
 type Json = Record<string, unknown>;
+
+/** The transport of the running test: each test runs once per transport (see `test`). */
+let transport: TransportName = DEFAULT_TRANSPORT;
+
+function test(name: string, fn: () => Promise<void>): void {
+  for (const t of TRANSPORT_NAMES) {
+    Deno.test(`${name} [${t}]`, () => {
+      transport = t;
+      return fn();
+    });
+  }
+}
 
 /** Runs `fn` against a fresh relay; closes every client it opened, then the relay. */
 async function withRelay(
   options: RelayOptions,
   fn: (t: Harness) => Promise<void>,
 ): Promise<void> {
-  const relay = await serveRelay({ port: 0, webRoot: null, ...options });
+  const relay = await serveRelay({ port: 0, webRoot: null, transport, ...options });
   const t = new Harness(relay);
   try {
     await fn(t);
@@ -75,7 +89,7 @@ async function metric(relay: Relay, name: string): Promise<number> {
   return sum;
 }
 
-Deno.test("v1: identify → ready, fan-out to every session, never the sender or a third user", async () => {
+test("v1: identify → ready, fan-out to every session, never the sender or a third user", async () => {
   await withRelay({}, async (t) => {
     const [a, ready] = await t.v1("alice");
     assertEquals(a.protocol, SUBPROTOCOL);
@@ -116,7 +130,7 @@ Deno.test("v1: identify → ready, fan-out to every session, never the sender or
   });
 });
 
-Deno.test("legacy: the seed page's exchange on the bare host, numeric ids, getMessage only", async () => {
+test("legacy: the seed page's exchange on the bare host, numeric ids, getMessage only", async () => {
   await withRelay({}, async (t) => {
     const a = await t.legacy("1001", "/");
     assertEquals(a.protocol, "");
@@ -140,7 +154,7 @@ Deno.test("legacy: the seed page's exchange on the bare host, numeric ids, getMe
   });
 });
 
-Deno.test("order per sender connection is kept", async () => {
+test("order per sender connection is kept", async () => {
   await withRelay({}, async (t) => {
     const [a] = await t.v1("a");
     const b = await t.legacy("b");
@@ -151,7 +165,7 @@ Deno.test("order per sender connection is kept", async () => {
   });
 });
 
-Deno.test("self-send reaches the user's other sessions only", async () => {
+test("self-send reaches the user's other sessions only", async () => {
   await withRelay({}, async (t) => {
     const [a1] = await t.v1("a");
     const [a2] = await t.v1("a");
@@ -162,7 +176,7 @@ Deno.test("self-send reaches the user's other sessions only", async () => {
   });
 });
 
-Deno.test("a spoofed mine.id is refused: v1 sender_mismatch, legacy dropped, connection stays", async () => {
+test("a spoofed mine.id is refused: v1 sender_mismatch, legacy dropped, connection stays", async () => {
   await withRelay({}, async (t) => {
     const [a] = await t.v1("a");
     const l = await t.legacy("l");
@@ -178,7 +192,7 @@ Deno.test("a spoofed mine.id is refused: v1 sender_mismatch, legacy dropped, con
   });
 });
 
-Deno.test("offline recipients: v1 undelivered, nothing stored, sender stays usable", async () => {
+test("offline recipients: v1 undelivered, nothing stored, sender stays usable", async () => {
   await withRelay({}, async (t) => {
     const [a] = await t.v1("a");
     a.send(message("ghost", "x", { ref: "1" }));
@@ -197,7 +211,7 @@ Deno.test("offline recipients: v1 undelivered, nothing stored, sender stays usab
   });
 });
 
-Deno.test("v1 control and error frames keep the connection open", async () => {
+test("v1 control and error frames keep the connection open", async () => {
   await withRelay({}, async (t) => {
     const c = await t.open(SUBPROTOCOL);
     c.send(message("x", "early", { ref: "e" }));
@@ -229,7 +243,7 @@ Deno.test("v1 control and error frames keep the connection open", async () => {
   });
 });
 
-Deno.test("bad ids close with 4002 (v1 invalid_id first)", async () => {
+test("bad ids close with 4002 (v1 invalid_id first)", async () => {
   await withRelay({}, async (t) => {
     for (const id of ["has space", "", "x".repeat(65), "tab\there", "1001\n"]) {
       const l = await t.open();
@@ -250,7 +264,7 @@ Deno.test("bad ids close with 4002 (v1 invalid_id first)", async () => {
   });
 });
 
-Deno.test("identify timeout closes with 4003 in both profiles", async () => {
+test("identify timeout closes with 4003 in both profiles", async () => {
   await withRelay({ limits: { identifyTimeoutMs: 150 } }, async (t) => {
     const l = await t.open();
     const v = await t.open(SUBPROTOCOL);
@@ -264,7 +278,7 @@ Deno.test("identify timeout closes with 4003 in both profiles", async () => {
   });
 });
 
-Deno.test("binary frames close with 1003 (v1 unsupported_data first)", async () => {
+test("binary frames close with 1003 (v1 unsupported_data first)", async () => {
   await withRelay({}, async (t) => {
     const [v] = await t.v1("v");
     const l = await t.legacy("l");
@@ -278,7 +292,7 @@ Deno.test("binary frames close with 1003 (v1 unsupported_data first)", async () 
   });
 });
 
-Deno.test("oversized frames close with 1009, counted in UTF-8 bytes", async () => {
+test("oversized frames close with 1009, counted in UTF-8 bytes", async () => {
   await withRelay({ limits: { maxFrameBytes: 1000 } }, async (t) => {
     const [v] = await t.v1("v");
     const l = await t.legacy("l");
@@ -292,7 +306,32 @@ Deno.test("oversized frames close with 1009, counted in UTF-8 bytes", async () =
   });
 });
 
-Deno.test("rate limit: v1 rate_limited, legacy dropped, both stay open", async () => {
+test("a fragmented frame over the limit: v1 frame_too_large then 1009, legacy 1009", async () => {
+  await withRelay({ limits: { maxFrameBytes: 1000 } }, async (t) => {
+    for (const protocol of [SUBPROTOCOL, undefined]) {
+      const socket = await RawSocket.open(
+        t.relay.port,
+        "/ws",
+        protocol ? { "Sec-WebSocket-Protocol": protocol } : {},
+      );
+      try {
+        // 600 + 401 bytes: only the reassembled frame is over the limit.
+        await socket.send({ opcode: 1, payload: "a".repeat(600), fin: false });
+        await socket.send({ opcode: 0, payload: "b".repeat(401) });
+        const close = await socket.readClose();
+        const texts = close?.before.map((f) => JSON.parse(new TextDecoder().decode(f.payload)));
+        assertEquals(
+          [close?.code, texts?.map((f) => f.code)],
+          [1009, protocol ? ["frame_too_large"] : []],
+        );
+      } finally {
+        socket.close();
+      }
+    }
+  });
+});
+
+test("rate limit: v1 rate_limited, legacy dropped, both stay open", async () => {
   await withRelay({ limits: { ratePerSecond: 1, rateBurst: 5 } }, async (t) => {
     const [v] = await t.v1("v");
     const l = await t.legacy("l");
@@ -318,7 +357,7 @@ Deno.test("rate limit: v1 rate_limited, legacy dropped, both stay open", async (
   });
 });
 
-Deno.test("default limits never rate-limit a burst of 300 frames", async () => {
+test("default limits never rate-limit a burst of 300 frames", async () => {
   await withRelay({}, async (t) => {
     const [a] = await t.v1("a");
     const [b] = await t.v1("b");
@@ -328,7 +367,7 @@ Deno.test("default limits never rate-limit a burst of 300 frames", async () => {
   });
 });
 
-Deno.test("a consumer that stops reading is closed with 4005 and forgotten", async () => {
+test("a consumer that stops reading is closed with 4005 and forgotten", async () => {
   await withRelay(
     { limits: { maxBufferedBytes: 256 * 1024, ratePerSecond: 1e6, rateBurst: 1e6 } },
     async (t) => {
@@ -350,7 +389,7 @@ Deno.test("a consumer that stops reading is closed with 4005 and forgotten", asy
   );
 });
 
-Deno.test("session cap: one more session closes the oldest with 4004", async () => {
+test("session cap: one more session closes the oldest with 4004", async () => {
   await withRelay({ limits: { maxSessionsPerUser: 2 } }, async (t) => {
     const [a1] = await t.v1("a");
     const a2 = await t.legacy("a");
@@ -364,7 +403,7 @@ Deno.test("session cap: one more session closes the oldest with 4004", async () 
   });
 });
 
-Deno.test("a stale close never unregisters a newer session; re-identify works at once", async () => {
+test("a stale close never unregisters a newer session; re-identify works at once", async () => {
   await withRelay({}, async (t) => {
     const [old] = await t.v1("a");
     const [fresh] = await t.v1("a");
@@ -381,7 +420,7 @@ Deno.test("a stale close never unregisters a newer session; re-identify works at
   });
 });
 
-Deno.test("abrupt TCP loss forgets the session", async () => {
+test("abrupt TCP loss forgets the session", async () => {
   await withRelay({}, async (t) => {
     const gone = await t.raw({ path: "/" });
     await gone.sendText("gone");
@@ -394,7 +433,7 @@ Deno.test("abrupt TCP loss forgets the session", async () => {
   });
 });
 
-Deno.test("keepalive: a peer that never answers pings is closed and forgotten", async () => {
+test("keepalive: a peer that never answers pings is closed and forgotten", async () => {
   await withRelay({ limits: { idleTimeoutMs: 400 } }, async (t) => {
     const mute = await t.raw();
     await mute.sendText("mute");
@@ -402,15 +441,15 @@ Deno.test("keepalive: a peer that never answers pings is closed and forgotten", 
     const [alive] = await t.v1("alive"); // answers pings: stays
     const ping = await mute.readFrame(2000);
     assertEquals(ping?.opcode, 9);
-    // Deno's built-in keepalive sends the close frame (1001); the relay records it as 4006.
-    assertEquals(await mute.readUntilClose(2000), 1001);
+    // Deno's built-in keepalive sends 1001, which the relay records as 4006; tcp sends 4006.
+    assertEquals(await mute.readUntilClose(2000), transport === "deno" ? 1001 : 4006);
     await waitFor(() => t.relay.stats().sessions === 1, 2000, "mute forgotten");
     assertEquals(await metric(t.relay, 'layimws_closes_total{code="4006"}'), 1);
     await alive.expectSilence(600);
   });
 });
 
-Deno.test("origin allow-list is checked before the upgrade", async () => {
+test("origin allow-list is checked before the upgrade", async () => {
   await withRelay({}, async (t) => {
     const own = await t.raw({ headers: { Origin: t.relay.url } });
     assertEquals(own.status, 101);
@@ -444,7 +483,7 @@ function unsigned(claims: Json): string {
   return `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`;
 }
 
-Deno.test("auth: tokens are verified, sub must equal the id, claims give display fields", async () => {
+test("auth: tokens are verified, sub must equal the id, claims give display fields", async () => {
   const directory = createDirectory([{ id: "a", username: "目录A", avatar: "dir-a.png" }]);
   await withRelay({ auth: hs256Authenticator(SECRET), directory }, async (t) => {
     const [a, ready] = await t.v1("a", await jwt({ sub: "a", name: "Token A" }));
@@ -486,14 +525,14 @@ Deno.test("auth: tokens are verified, sub must equal the id, claims give display
   });
 });
 
-Deno.test("without auth, tokens and their claims are ignored", async () => {
+test("without auth, tokens and their claims are ignored", async () => {
   await withRelay({}, async (t) => {
     const [, ready] = await t.v1("a", await jwt({ sub: "zzz", name: "Forged" }));
     assertEquals([ready.id, ready.user], ["a", undefined]);
   });
 });
 
-Deno.test("directory display fields, /api/users and /healthz", async () => {
+test("directory display fields, /api/users and /healthz", async () => {
   const directory = createDirectory([
     { id: "1", username: "张三", avatar: "/avatars/1.png", sign: "hi" },
     { id: "2", username: "李四", avatar: "/avatars/2.png" },
@@ -512,7 +551,7 @@ Deno.test("directory display fields, /api/users and /healthz", async () => {
   });
 });
 
-Deno.test("metrics count traffic and return to zero after everyone leaves", async () => {
+test("metrics count traffic and return to zero after everyone leaves", async () => {
   await withRelay({}, async (t) => {
     const [a] = await t.v1("a");
     const [b] = await t.v1("b");
@@ -541,7 +580,7 @@ Deno.test("metrics count traffic and return to zero after everyone leaves", asyn
   });
 });
 
-Deno.test("shutdown closes every session with 1001", async () => {
+test("shutdown closes every session with 1001", async () => {
   const relay = await serveRelay({ port: 0, webRoot: null });
   const a = await TestClient.connect(relay.wsUrl, SUBPROTOCOL);
   a.send({ type: "identify", id: "a" });
@@ -555,7 +594,7 @@ Deno.test("shutdown closes every session with 1001", async () => {
   assertMatch(refused, /error|refused/i);
 });
 
-Deno.test("serves the page, layui and nothing outside its roots", async () => {
+test("serves the page, layui and nothing outside its roots", async () => {
   const root = await Deno.makeTempDir();
   await Deno.mkdir(`${root}/web/css`, { recursive: true });
   await Deno.writeTextFile(`${root}/web/index.html`, "<!doctype html><title>chat</title>");
@@ -593,7 +632,7 @@ Deno.test("serves the page, layui and nothing outside its roots", async () => {
   }
 });
 
-Deno.test("layim-ws.v1 is selected iff offered, among other subprotocols", async () => {
+test("layim-ws.v1 is selected iff offered, among other subprotocols", async () => {
   await withRelay({}, async (t) => {
     const both = await t.open(["chat", SUBPROTOCOL]);
     assertEquals(both.protocol, SUBPROTOCOL);
@@ -606,7 +645,7 @@ Deno.test("layim-ws.v1 is selected iff offered, among other subprotocols", async
   });
 });
 
-Deno.test("aborting the signal closes the relay", async () => {
+test("aborting the signal closes the relay", async () => {
   const controller = new AbortController();
   const relay = await serveRelay({ port: 0, webRoot: null, signal: controller.signal });
   const c = await TestClient.connect(relay.wsUrl);

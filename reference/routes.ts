@@ -22,6 +22,8 @@ export interface Accepted {
   readonly protocol: string | undefined;
   /** Keepalive: the transport pings, and closes a peer that stays silent this long (4006). */
   readonly idleTimeoutMs: number;
+  /** The largest text frame; a transport that reads no further reports it as `tooBig`. */
+  readonly maxFrameBytes: number;
   /** Starts the session of the new connection; the adapter then reports the events to it. */
   open(transport: Transport): SessionEvents;
 }
@@ -91,6 +93,7 @@ export function createRoutes(hub: Hub, options: RoutesOptions): Routes {
       return upgrade(req, {
         protocol: profile === "v1" ? SUBPROTOCOL : undefined,
         idleTimeoutMs: hub.limits.idleTimeoutMs,
+        maxFrameBytes: hub.limits.maxFrameBytes,
         open: (transport) => hub.open(transport, profile, token, ip),
       });
     } catch {

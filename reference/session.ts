@@ -48,6 +48,12 @@ export interface SessionEvents {
   /** A binary message arrived (the protocol has none: the session closes with 1003). */
   binary(): void;
   /**
+   * A text message passed `maxFrameBytes` while the transport read it (a transport that
+   * enforces the limit itself reports this instead of the text): the session refuses it as it
+   * refuses an oversized `text` (v1: `frame_too_large`, then 1009).
+   */
+  tooBig(): void;
+  /**
    * The connection is gone, with the close code the peer sent, 1006 when it vanished without a
    * close frame, or 4006 when it stopped answering keepalive pings. Calls after the first, and
    * after the session closed the connection itself, only mark the transport as done.
@@ -179,6 +185,12 @@ export class ClientSession implements Session, SessionEvents {
     else if (this.#state === "awaiting") this.#identifyFrame(data);
     else if (this.#queue.length < this.#ctx.limits.rateBurst) this.#queue.push(data);
     else this.#refuse("rate_limited");
+  }
+
+  tooBig(): void {
+    if (this.#state === "closed") return;
+    this.#ctx.metrics.framesIn++;
+    this.#fatal("frame_too_large", "frame too large", CloseCode.tooBig);
   }
 
   binary(): void {

@@ -16,8 +16,7 @@
 import { DEFAULT_LIMITS } from "../schemas/protocol.ts";
 import type { Broker, BrokerFactory, DeliverLocal, Envelope } from "../reference/broker.ts";
 import { localBroker } from "../reference/broker_local.ts";
-import { denoServer } from "../reference/deno_adapter.ts";
-import { type Relay, type RelayOptions, serveRelay } from "../reference/relay.ts";
+import { type Relay, type RelayOptions, relayServer, serveRelay } from "../reference/relay.ts";
 import type { RelayServer } from "../reference/routes.ts";
 import type { Transport } from "../reference/session.ts";
 
@@ -166,8 +165,7 @@ function advertisingCap(server: RelayServer, cap: number): RelayServer {
     listen: (hostname, port, routes) => server.listen(hostname, port, routes),
     upgrade: (request, accepted) =>
       server.upgrade(request, {
-        protocol: accepted.protocol,
-        idleTimeoutMs: accepted.idleTimeoutMs,
+        ...accepted,
         open: (transport) => {
           const advertising: Transport = {
             send: (text) => transport.send(advertise(text)),
@@ -196,7 +194,7 @@ export function serveFaultyRelay(
     relayOptions = {
       ...relayOptions,
       limits: { ...options.limits, maxSessionsPerUser: NO_CAP },
-      server: advertisingCap(options.server ?? denoServer, cap),
+      server: advertisingCap(options.server ?? relayServer(options.transport), cap),
     };
   }
   return serveRelay(relayOptions);

@@ -41,6 +41,9 @@ export interface Transport {
  *
  * - `onText(text)`: a complete, valid UTF-8 text message;
  * - `onBinary(data)`: a complete binary message (a copy the callee may keep);
+ * - `onTooBig(kind)`: a `"text"` or `"binary"` message passed the message limit (nothing more
+ *   of it is read or buffered); the callee may send a last message, and may close with a code
+ *   of its own, before the connection is failed with 1009;
  * - `onClose(code, reason)`: once, when the TCP connection is gone. `code` is the one of the
  *   close handshake (the peer's when it started it, 1005 when its close frame had none; this
  *   side's when it did, also when it failed the connection with 1002, 1007, 1009 or dropped it
@@ -52,6 +55,7 @@ export interface Transport {
 export interface WebSocketConnection extends Transport {
   onText: (text: string) => void;
   onBinary: (data: Uint8Array) => void;
+  onTooBig: (kind: "text" | "binary") => void;
   onClose: (code: number, reason: string) => void;
   /** The selected subprotocol, "" for none. */
   readonly protocol: string;
@@ -65,7 +69,6 @@ export interface WebSocketConnection extends Transport {
 
 /** What the connections of one server share (made by the server). */
 export interface SocketContext {
-  readonly maxMessageBytes: number;
   readonly closeTimeoutMs: number;
   readonly slots: SlotPool;
   readonly pools: BufferPools;
@@ -107,10 +110,13 @@ const H = newHeader();
 export class Socket implements WebSocketConnection {
   onText: (text: string) => void = noop;
   onBinary: (data: Uint8Array) => void = noop;
+  onTooBig: (kind: "text" | "binary") => void = noop;
   onClose: (code: number, reason: string) => void = noop;
   readonly protocol: string;
   readonly #ctx: SocketContext;
   readonly #conn: Deno.TcpConn;
+  /** Largest message, all fragments together. */
+  readonly #limit: number;
   #state = CONNECTING;
   #after = AFTER_NONE;
   /** Input is read and dropped (after a failure, until EOF, the deadline or the budget). */
@@ -147,10 +153,12 @@ export class Socket implements WebSocketConnection {
     protocol: string,
     response: Uint8Array,
     keepalive: Keepalive,
+    maxMessageBytes: number,
   ) {
     this.#ctx = ctx;
     this.#conn = conn;
     this.protocol = protocol;
+    this.#limit = maxMessageBytes;
     this.#buf = ctx.slots.take();
     this.#idleMs = keepalive.idleTimeoutMs;
     this.#idleCode = keepalive.idleCloseCode;
@@ -333,7 +341,7 @@ export class Socket implements WebSocketConnection {
 
   #parse(): void {
     const buf = this.#buf;
-    const limit = this.#ctx.maxMessageBytes;
+    const limit = this.#limit;
     let p = this.#start;
     this.#need = 0;
     while (this.#state !== CLOSED && !this.#draining) {
@@ -344,9 +352,7 @@ export class Socket implements WebSocketConnection {
       const error = headerError(H, this.#msgOp !== 0);
       if (error !== 0) return this.#fail(error, "protocol error");
       const opcode = H.opcode;
-      if (opcode < 8 && H.length > limit - this.#msgBytes) {
-        return this.#fail(Close.tooBig, "message too big");
-      }
+      if (opcode < 8 && H.length > limit - this.#msgBytes) return this.#tooBig(opcode);
       const total = H.headerLength + H.length;
       if (this.#end - p < total) {
         this.#need = total;
@@ -363,6 +369,20 @@ export class Socket implements WebSocketConnection {
         return this.#fail(Close.internalError, "internal error");
       }
     }
+  }
+
+  /** A message passed the limit: the callback hears of it first, then the connection fails. */
+  #tooBig(opcode: number): void {
+    if (this.#state === OPEN) {
+      const binary = (opcode === Opcode.continuation ? this.#msgOp : opcode) === Opcode.binary;
+      try {
+        this.onTooBig(binary ? "binary" : "text");
+      } catch (error) {
+        this.#ctx.onError(error, "websocket callback");
+        return this.#fail(Close.internalError, "internal error");
+      }
+    }
+    this.#fail(Close.tooBig, "message too big");
   }
 
   #frameIn(fin: boolean, opcode: number, payload: Uint8Array): void {

@@ -75,6 +75,8 @@ export interface UpgradeOptions {
   idleTimeoutMs?: number;
   /** Close code sent and reported when keepalive gives up (default 1001). */
   idleCloseCode?: number;
+  /** This connection's largest message, all fragments together (default: the server's). */
+  maxMessageBytes?: number;
 }
 
 /** The result of {@linkcode ServeInfo.upgrade}. */
@@ -550,6 +552,7 @@ class HttpConnection implements Tracked {
           protocol,
           switchingProtocols(checked.key, protocol),
           keepalive,
+          positive("maxMessageBytes", options.maxMessageBytes, server.maxMessageBytes),
         );
         placeholder = new Response(null, { status: 200 });
         return { socket, response: placeholder };

@@ -370,6 +370,43 @@ Deno.test("a fragmented message over the limit is closed 1009 within the limit",
   await writer;
 });
 
+/** A server whose upgrades set their own limit and report oversized messages with a text. */
+function tooBigServer(): { port: number; kinds: string[]; server: Server } {
+  const kinds: string[] = [];
+  const server = serve({ port: 0, maxMessageBytes: 1 << 20 }, (_req, info) => {
+    const { socket, response } = info.upgrade({ maxMessageBytes: 1000 });
+    socket.onTooBig = (kind) => {
+      kinds.push(kind);
+      socket.send(`too big: ${kind}`);
+      if (kind === "binary") socket.close(1003, "no binary");
+    };
+    return response;
+  });
+  return { port: server.addr.port, kinds, server };
+}
+
+Deno.test("the upgrade's own limit applies, and onTooBig may send a last message before 1009", async () => {
+  const { port, kinds, server } = tooBigServer();
+  try {
+    const socket = await RawSocket.open(port);
+    await socket.send({ opcode: 1, payload: "a".repeat(600), fin: false });
+    await socket.send({ opcode: 0, payload: "b".repeat(401), fin: false });
+    assertEquals(decoder.decode((await socket.readFrame())!.payload), "too big: text");
+    assertEquals((await socket.readClose())?.code, 1009);
+    await socket.expectEnd();
+    socket.close();
+    // A binary message: the callee closes with its own code, which the connection keeps.
+    const binary = await RawSocket.open(port);
+    await binary.send({ opcode: 2, payload: new Uint8Array(1001) });
+    assertEquals(decoder.decode((await binary.readFrame())!.payload), "too big: binary");
+    assertEquals((await binary.readClose())?.code, 1003);
+    binary.close();
+    assertEquals(kinds, ["text", "binary"]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("a message at the limit passes", async () => {
   await using s = echoServer({ maxMessageBytes: 1000 });
   const socket = await RawSocket.open(s.port);
