@@ -9,7 +9,7 @@ import { CaseFailure, CaseSkip } from "./case.ts";
 import { carries, connectUrl, DEFAULT_ID_RANGE, type Dialect, idRange } from "./dialect.ts";
 import { Peer } from "./peer.ts";
 import type { TokenSource } from "./tokens.ts";
-import { WireClient } from "./wire.ts";
+import { WireClient, type WireOptions } from "./wire.ts";
 
 /** Settings shared by every case of a run. */
 export interface RunSettings {
@@ -55,6 +55,8 @@ export interface OpenOptions {
   protocols?: string[];
   /** The token to send (legacy: in the URL; v1: in identify); default: the user's token. */
   token?: string | null;
+  /** Handshake changes for cases that test the server's WebSocket layer. */
+  wire?: Pick<WireOptions, "replaceHeaders" | "early">;
 }
 
 /** Resolves after `ms`: only for settle delays, quiet windows and poll intervals. */
@@ -210,6 +212,7 @@ export class CaseContext {
       headers: s.headers,
       epoch: s.epoch,
       timeoutMs: s.timeoutMs,
+      ...options.wire,
     });
     const peer = new Peer(s, user, wire);
     peer.token = token;

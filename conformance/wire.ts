@@ -40,6 +40,18 @@ export interface WireOptions {
   epoch?: number;
   /** Handshake timeout, ms (default 3000). */
   timeoutMs?: number;
+  /**
+   * Replaces (a string) or leaves out (null) one of the upgrade headers this client sends
+   * (`Upgrade`, `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`), to test a server's
+   * handshake checks; a 101 answer then fails with a wrong `Sec-WebSocket-Accept` unless the key
+   * is kept.
+   */
+  replaceHeaders?: Record<string, string | null>;
+  /**
+   * Bytes written with the request, before the server's answer (frames a client sends before
+   * the 101, which RFC 6455 §4.1 forbids it to).
+   */
+  early?: Uint8Array;
 }
 
 /** One entry of a client's transcript. */
@@ -266,6 +278,8 @@ export class WireClient {
   #flushing: Promise<void> | undefined;
   #closeSent = false;
   #tcpClosed = false;
+  #destroyed = false;
+  #peerEnded = false;
   #sent = 0;
   #lastSent: { n: number; at: number; text: string } | undefined;
   readonly #reading: Promise<void>;
@@ -344,15 +358,20 @@ export class WireClient {
     options: WireOptions,
     epoch: number,
   ): Promise<WireClient> {
-    const key = base64(crypto.getRandomValues(new Uint8Array(16)));
-    const lines = [
-      `GET ${url.pathname}${url.search} HTTP/1.1`,
-      `Host: ${url.host}`,
-      "Upgrade: websocket",
-      "Connection: Upgrade",
-      `Sec-WebSocket-Key: ${key}`,
-      "Sec-WebSocket-Version: 13",
-    ];
+    const upgrade: Record<string, string> = {
+      Upgrade: "websocket",
+      Connection: "Upgrade",
+      "Sec-WebSocket-Key": base64(crypto.getRandomValues(new Uint8Array(16))),
+      "Sec-WebSocket-Version": "13",
+    };
+    const key = upgrade["Sec-WebSocket-Key"];
+    const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+    for (const [name, value] of Object.entries(upgrade)) {
+      const replaced = Object.entries(options.replaceHeaders ?? {})
+        .find(([n]) => n.toLowerCase() === name.toLowerCase());
+      const sent = replaced ? replaced[1] : value;
+      if (sent !== null) lines.push(`${name}: ${sent}`);
+    }
     if (options.protocols?.length) {
       lines.push(`Sec-WebSocket-Protocol: ${options.protocols.join(", ")}`);
     }
@@ -367,8 +386,9 @@ export class WireClient {
       }
       return new HandshakeError(message, status, headers, body);
     };
+    const head = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
     try {
-      await writeAll(conn, encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+      await writeAll(conn, options.early ? concat([head, options.early]) : head);
     } catch (error) {
       throw fail(`cannot send the handshake to ${url.host}: ${(error as Error).message}`);
     }
@@ -428,6 +448,11 @@ export class WireClient {
     return Math.round(performance.now() - this.#epoch);
   }
 
+  /** Whether the server ended the TCP connection (a FIN or a reset), not this client. */
+  get peerEnded(): boolean {
+    return this.#peerEnded;
+  }
+
   /** Whether the connection is still open (no close begun, not lost). */
   get open(): boolean {
     return this.closed === undefined;
@@ -482,7 +507,11 @@ export class WireClient {
     this.#write(encodeFrame({ opcode, payload }));
   }
 
-  /** Sends one frame exactly as described (any opcode, fin, RSV bits, masked or not). */
+  /**
+   * Sends one frame exactly as described (any opcode, fin, RSV bits, masked or not). A close
+   * frame sent this way starts the closing handshake as this client's: the server's close frame
+   * is then its answer, recorded as the end (`by: "server"`) and not answered again.
+   */
   sendFrame(spec: FrameSpec): void {
     const text = `<frame opcode ${spec.opcode}${spec.fin === false ? " no-fin" : ""}` +
       `${spec.rsv ? ` rsv ${spec.rsv}` : ""}${spec.masked === false ? " unmasked" : ""}, ` +
@@ -493,6 +522,7 @@ export class WireClient {
     }
     this.#record({ dir: "sent", kind: "frame", text });
     if (spec.opcode < 8) this.#lastSent = { n: ++this.#sent, at: this.now(), text };
+    if (spec.opcode === Opcode.close) this.#closeSent = true;
     this.#write(encodeFrame(spec));
   }
 
@@ -561,6 +591,7 @@ export class WireClient {
     } catch {
       // reset or closed locally: the end is recorded below
     }
+    this.#peerEnded = !this.#destroyed;
     this.#tcpClosed = true;
     try {
       this.#conn.close();
@@ -783,6 +814,7 @@ export class WireClient {
         this.#end({ code: 1006, reason: "", by: "client" });
       }
       this.#tcpClosed = true;
+      this.#destroyed = true;
       try {
         this.#conn.close();
       } catch {

@@ -1,15 +1,18 @@
 /**
  * The relay on Deno's own server: `Deno.serve` runs the routes, `Deno.upgradeWebSocket`
  * upgrades, and each socket becomes a session's {@linkcode Transport} whose events are handed
- * to the session as plain calls. The adapter's one piece of knowledge: Deno reports its own
- * keepalive timeout only as a close (1001) or an error with a fixed message, which the
- * protocol calls 4006.
+ * to the session as plain calls. What the adapter adds: the handshake checks Deno skips (a
+ * 16-byte key, version 13), and Deno's own keepalive timeout, reported only as a close (1001)
+ * or an error with a fixed message, counted as the protocol's 4006. What it cannot add is in
+ * the README ("Transports"): Deno reads frames and messages before the adapter sees them.
  *
  * @module
  */
 import { CloseCode } from "../schemas/protocol.ts";
 import type { Accepted, Listening, RelayServer, Routes } from "./routes.ts";
 import type { Transport } from "./session.ts";
+import { checkKeyAndVersion } from "./ws/handshake.ts";
+import { UpgradeError } from "./ws/server.ts";
 
 // What Deno 2 reports when a peer leaves its keepalive ping unanswered.
 const IDLE_REASON = "No response from ping frame.";
@@ -50,6 +53,13 @@ function listen(hostname: string, port: number, routes: Routes): Listening {
 }
 
 function upgrade(request: Request, accepted: Accepted): Response {
+  // Deno upgrades without a key or a version: refuse as RFC 6455 §4.2 says (400, 426).
+  const field = (name: string) => {
+    const value = request.headers.get(name);
+    return value === null ? [] : [value];
+  };
+  const refused = checkKeyAndVersion(field("sec-websocket-version"), field("sec-websocket-key"));
+  if (refused) return new UpgradeError(refused).response();
   const { socket, response } = Deno.upgradeWebSocket(request, {
     protocol: accepted.protocol,
     idleTimeout: accepted.idleTimeoutMs / 1000,

@@ -10,10 +10,22 @@ import { identify } from "./identify.ts";
 import { offline } from "./offline.ts";
 import { robustness } from "./robustness.ts";
 import { routing } from "./routing.ts";
+import { transport } from "./transport.ts";
 import { v1 } from "./v1.ts";
 
-/** Every group, in run order. */
-export const GROUPS: readonly Group[] = [identify, routing, offline, cleanup, robustness, v1];
+/**
+ * Every group, in run order. The WebSocket layer's cases come last: they are the most hostile,
+ * and a server they crash has had its protocol cases judged first.
+ */
+export const GROUPS: readonly Group[] = [
+  identify,
+  routing,
+  offline,
+  cleanup,
+  robustness,
+  v1,
+  transport,
+];
 
 /** Every case, in run order. */
 export const CASES: readonly Case[] = GROUPS.flatMap((g) => g.cases);

@@ -35,6 +35,35 @@ export interface UpgradeRequest {
   protocols: string[];
 }
 
+/**
+ * The refusal of an upgrade whose `Sec-WebSocket-Version` values are not exactly `13` (426,
+ * naming 13) or whose `Sec-WebSocket-Key` values are not one 16-byte base64 key (400), else
+ * undefined.
+ *
+ * @example
+ * ```ts
+ * import { checkKeyAndVersion } from "./handshake.ts";
+ * checkKeyAndVersion(["13"], ["dGhlIHNhbXBsZSBub25jZQ=="]); // undefined: acceptable
+ * checkKeyAndVersion(["8"], ["dGhlIHNhbXBsZSBub25jZQ=="])?.status; // 426
+ * ```
+ */
+export function checkKeyAndVersion(
+  versions: readonly string[],
+  keys: readonly string[],
+): HandshakeError | undefined {
+  if (versions.length !== 1 || versions[0] !== "13") {
+    return {
+      status: 426,
+      reason: "unsupported Sec-WebSocket-Version",
+      headers: { "sec-websocket-version": "13" },
+    };
+  }
+  if (keys.length !== 1 || !KEY.test(keys[0])) {
+    return { status: 400, reason: "invalid Sec-WebSocket-Key" };
+  }
+  return undefined;
+}
+
 /** Checks the head of a GET request that asks for a WebSocket upgrade. */
 export function checkUpgrade(head: RequestHead): UpgradeRequest | HandshakeError {
   const f = head.fields;
@@ -46,18 +75,9 @@ export function checkUpgrade(head: RequestHead): UpgradeRequest | HandshakeError
   if (!hasToken(fieldValues(f, "connection"), "upgrade")) {
     return { status: 400, reason: "missing Connection: Upgrade" };
   }
-  const version = fieldValues(f, "sec-websocket-version");
-  if (version.length !== 1 || version[0] !== "13") {
-    return {
-      status: 426,
-      reason: "unsupported Sec-WebSocket-Version",
-      headers: { "sec-websocket-version": "13" },
-    };
-  }
   const keys = fieldValues(f, "sec-websocket-key");
-  if (keys.length !== 1 || !KEY.test(keys[0])) {
-    return { status: 400, reason: "invalid Sec-WebSocket-Key" };
-  }
+  const refused = checkKeyAndVersion(fieldValues(f, "sec-websocket-version"), keys);
+  if (refused) return refused;
   const protocols = fieldValues(f, "sec-websocket-protocol").flatMap((v) => v.split(","))
     .map((p) => p.trim()).filter((p) => p !== "");
   return { key: keys[0], protocols };
