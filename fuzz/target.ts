@@ -1,8 +1,8 @@
 /**
  * Fuzz and attack targets: a relay run as a subprocess on a free loopback port, so that a crash
  * is seen (its exit) instead of taking the fuzzer down. The default target is the minimal relay
- * on the project's transport (`bench/peers/tcp_min_relay.ts`); any legacy-profile relay command
- * can be plugged in.
+ * on the project's transport (`bench/peers/tcp_min_relay.ts`); the reference relay on either
+ * transport is {@linkcode relayTarget}; any legacy-profile relay command can be plugged in.
  *
  * @module
  */
@@ -13,10 +13,18 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** How to start a target on `port`: a command line. */
 export type TargetCommand = (port: number) => [string, string[]];
 
+/** `command` as is, or run by prlimit with an open files limit of `nofile`. */
+function limited(command: string[], nofile: number | undefined): [string, string[]] {
+  // prlimit sets the open files limit and then runs the command in its own process.
+  return nofile === undefined
+    ? [command[0], command.slice(1)]
+    : ["prlimit", [`--nofile=${nofile}:${nofile}`, ...command]];
+}
+
 /** The minimal relay on `reference/ws`, with its transport flags. */
 export function tcpRelay(flags: string[] = [], nofile?: number): TargetCommand {
-  return (port) => {
-    const deno = [
+  return (port) =>
+    limited([
       Deno.execPath(),
       "run",
       "--allow-net",
@@ -25,12 +33,29 @@ export function tcpRelay(flags: string[] = [], nofile?: number): TargetCommand {
       "--port",
       String(port),
       ...flags,
-    ];
-    // prlimit sets the open files limit and then runs the command in its own process.
-    return nofile === undefined
-      ? [deno[0], deno.slice(1)]
-      : ["prlimit", [`--nofile=${nofile}:${nofile}`, ...deno]];
-  };
+    ], nofile);
+}
+
+/** The reference relay itself (`reference/main.ts`) on `transport`, with relay flags. */
+export function relayTarget(
+  transport: "tcp" | "deno",
+  flags: string[] = [],
+  nofile?: number,
+): TargetCommand {
+  return (port) =>
+    limited([
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      `${ROOT}reference/main.ts`,
+      "--port",
+      String(port),
+      "--transport",
+      transport,
+      ...flags,
+    ], nofile);
 }
 
 /** A running target. */
