@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { SignJWT } from "jose";
+import WebSocketClient from "ws";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
 import { RawClient, TestClient } from "../testing/net.ts";
@@ -327,6 +328,38 @@ test("a fragmented frame over the limit: v1 frame_too_large then 1009, legacy 10
       } finally {
         socket.close();
       }
+    }
+  });
+});
+
+test("the npm ws client (v1) and Deno's WebSocket (legacy) chat through the relay", async () => {
+  await withRelay({}, async (t) => {
+    const browserLike = new WebSocket(t.relay.wsUrl);
+    const node = new WebSocketClient(t.relay.wsUrl, [SUBPROTOCOL]);
+    try {
+      const received: string[] = [];
+      const frames: Json[] = [];
+      let closed: number | undefined;
+      browserLike.onmessage = (e) => received.push(e.data);
+      node.on("message", (data: Uint8Array) => frames.push(JSON.parse(String(data))));
+      node.on("close", (code: number) => closed = code);
+      await waitFor(() => browserLike.readyState === WebSocket.OPEN, 2000, "Deno's WebSocket open");
+      await waitFor(() => node.readyState === WebSocketClient.OPEN, 2000, "ws open");
+      browserLike.send("deno-user");
+      assertEquals(node.protocol, SUBPROTOCOL);
+      node.send(JSON.stringify({ type: "identify", id: "ws-user" }));
+      await waitFor(() => frames.some((f) => f.type === "ready"), 2000, "ready");
+      await waitFor(() => t.relay.stats().sessions === 2, 2000, "both identified");
+      node.send(JSON.stringify(message("deno-user", "你好 from ws", { ref: "r1" })));
+      await waitFor(() => frames.some((f) => f.type === "ack"), 2000, "ack");
+      await waitFor(() => received.length === 1, 2000, "delivery");
+      assertEquals(JSON.parse(received[0]).content, "你好 from ws");
+      node.close(1000);
+      await waitFor(() => closed !== undefined, 2000, "ws close");
+      assertEquals(closed, 1000);
+    } finally {
+      browserLike.close();
+      node.terminate();
     }
   });
 });

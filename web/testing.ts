@@ -12,8 +12,8 @@ import {
   type Locator,
   type Page,
 } from "playwright-core";
-import { serveRelay } from "../reference/mod.ts";
-import type { Relay, RelayOptions } from "../reference/mod.ts";
+import { serveRelay, TRANSPORT_NAMES } from "../reference/mod.ts";
+import type { Relay, RelayOptions, TransportName } from "../reference/mod.ts";
 import { CHROMIUM, programPath } from "../testing/programs.ts";
 
 /** Where the tests write their screenshots (git-ignored). */
@@ -39,9 +39,22 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Starts a relay serving the page, allowing only its own origin. */
+/**
+ * Starts a relay serving the page, allowing only its own origin, on the transport named by
+ * `LAYIM_WS_TRANSPORT` (`tcp` or `deno`; unset: the relay's default), so that the browser
+ * tests run on either: `LAYIM_WS_TRANSPORT=deno deno task test web/`.
+ */
 export function startRelay(options: RelayOptions = {}): Promise<Relay> {
-  return serveRelay({ hostname: "127.0.0.1", port: 0, ...options });
+  const transport = Deno.env.get("LAYIM_WS_TRANSPORT") || undefined;
+  if (transport !== undefined && !(TRANSPORT_NAMES as readonly string[]).includes(transport)) {
+    throw new Error(`LAYIM_WS_TRANSPORT must be ${TRANSPORT_NAMES.join(" or ")}, not ${transport}`);
+  }
+  return serveRelay({
+    hostname: "127.0.0.1",
+    port: 0,
+    transport: transport as TransportName | undefined,
+    ...options,
+  });
 }
 
 /** One user's browser context and page. */
