@@ -10,6 +10,7 @@
  * deno task fuzz --seconds 600 --seed 42      # ten minutes
  * deno task fuzz --generators mutated,noise   # some generators only
  * deno task fuzz --seed 42 --case 1234        # replay one case
+ * deno task fuzz --relay tcp --frames 1000000  # the reference relay itself (reference/main.ts)
  * deno task fuzz --target "deno run -A my_relay.ts --port {port}" --path /ws
  * ```
  *
@@ -18,11 +19,11 @@
 import { parseArgs } from "node:util";
 import { fuzz } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
-import { startTarget, type TargetCommand, tcpRelay } from "./target.ts";
+import { relayTarget, startTarget, type TargetCommand, tcpRelay } from "./target.ts";
 
 const USAGE = "usage: deno task fuzz [--frames N] [--seconds S] [--seed N] [--case I] " +
   `[--concurrency N] [--generators ${Object.keys(GENERATORS).join(",")}] ` +
-  '[--target "COMMAND with {port}"] [--path /ws]';
+  '[--relay tcp|deno | --target "COMMAND with {port}"] [--path /ws]';
 
 function number(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -42,6 +43,7 @@ async function main(args: string[]): Promise<number> {
       concurrency: { type: "string" },
       generators: { type: "string" },
       target: { type: "string" },
+      relay: { type: "string" },
       path: { type: "string", default: "/" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -54,7 +56,15 @@ async function main(args: string[]): Promise<number> {
   const unknown = names.filter((n) => !(n in GENERATORS));
   if (unknown.length > 0) throw new Error(`unknown generators: ${unknown.join(", ")}\n${USAGE}`);
   const seed = number(values.seed, Math.floor(Math.random() * 2 ** 31), "seed");
-  const command: TargetCommand = values.target
+  if (values.relay !== undefined && values.relay !== "tcp" && values.relay !== "deno") {
+    throw new Error(`bad --relay: ${values.relay}\n${USAGE}`);
+  }
+  if (values.relay !== undefined && values.target !== undefined) {
+    throw new Error(`--relay and --target both name the target: choose one\n${USAGE}`);
+  }
+  const command: TargetCommand = values.relay
+    ? relayTarget(values.relay)
+    : values.target
     ? (port) => {
       const words = values.target!.replaceAll("{port}", String(port)).split(/\s+/);
       return [words[0], words.slice(1)];
