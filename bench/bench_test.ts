@@ -6,13 +6,13 @@ import { evaluateTargets, fmt, summarize } from "./report.ts";
 import { SCENARIO_NAMES } from "./scenarios.ts";
 import { serveFaultyRelay } from "../testing/faulty_relay.ts";
 
-Deno.test("bench --quick runs every scenario against ref and min with zero loss", async () => {
+Deno.test("bench --quick runs every scenario against ref, reftcp and min with zero loss", async () => {
   const out = await Deno.makeTempDir({ prefix: "layim-ws-bench-" });
   try {
     const report = await runBench({
       mode: "quick",
       scenarios: SCENARIO_NAMES,
-      relays: ["ref", "min"],
+      relays: ["ref", "reftcp", "min"],
       repeats: 1,
       profile: false,
       out,
@@ -25,16 +25,25 @@ Deno.test("bench --quick runs every scenario against ref and min with zero loss"
       assertEquals(s.runs, 1, name);
     }
     const ran = new Set(report.summaries.map((s) => `${s.scenario}/${s.relay}`));
-    for (const scenario of SCENARIO_NAMES) assert(ran.has(`${scenario}/ref`), scenario);
+    for (const scenario of SCENARIO_NAMES) {
+      assert(ran.has(`${scenario}/ref`) && ran.has(`${scenario}/reftcp`), scenario);
+    }
     assert(!ran.has("saturation-v1/min"), "the minimal relay speaks legacy only");
     assert(!ran.has("multinode/min"), "multinode runs against the reference relay only");
     assertEquals(report.targets.filter((t) => t.value === undefined).map((t) => t.target), [
       "legacy saturation CPU/msg: ref ≤ 0.85 × Node ws",
       "legacy saturation CPU/msg: ref ≤ 0.50 × seed Python",
+      "server/client CPU per message (legacy saturation): reftcp ≤ 0.9 × Bun",
+      "p99 latency at 5,000 msg/s: reftcp ≤ 1.0 × Bun",
+      "RSS per idle connection: reftcp ≤ 2 × Bun",
+      "server CPU per connect: reftcp ≤ 1.0 × Bun",
     ]);
     const json = JSON.parse(await Deno.readTextFile(`${out}/latest.json`));
     assertEquals(json.cells.length, report.cells.length);
-    assertStringIncludes(await Deno.readTextFile(`${out}/REPORT.md`), "](cpu.svg)");
+    const md = await Deno.readTextFile(`${out}/REPORT.md`);
+    assertStringIncludes(md, "](cpu.svg)");
+    assertStringIncludes(md, "| `reftcp` |");
+    assertStringIncludes(md, "## The transports against every baseline (issue 13's table)");
     assertMatch(await Deno.readTextFile(`${out}/cpu.svg`), /^<svg [^>]+>[\s\S]*<\/svg>\n$/);
   } finally {
     await Deno.remove(out, { recursive: true });
@@ -66,7 +75,7 @@ Deno.test("a multinode-only run writes multinode.json beside the full run, keepi
     assertEquals(side.cells.length, 4);
     const md = await Deno.readTextFile(`${out}/REPORT.md`);
     assertStringIncludes(md, "## Targets");
-    assertStringIncludes(md, "| legacy | one node | two nodes via Redis | ratio |");
+    assertStringIncludes(md, "| `ref`, legacy | one node | two nodes via Redis | ratio |");
   } finally {
     await Deno.remove(out, { recursive: true });
   }

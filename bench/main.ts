@@ -231,24 +231,30 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
   return report;
 }
 
-/** Profiles the reference relay under both saturation scenarios (legacy, then v1 + ack). */
+/** Profiles the reference relay on each transport under both saturation scenarios. */
 async function profileReference(o: BenchOptions): Promise<string> {
   const sections = [
     "`deno run --cpu-prof reference/main.ts` under each saturation load, start-up samples left " +
     "out. Time in V8 built-ins (`JSON.parse`, `JSON.stringify`) counts as self time of their " +
     "JS caller; `op_*` are calls into Deno's Rust side.",
   ];
-  for (const name of ["saturation", "saturation-v1"] as const) {
-    sections.push(`### ${name}`, await profileScenario(o, name));
+  for (const relay of [RELAYS.ref, RELAYS.reftcp]) {
+    for (const name of ["saturation", "saturation-v1"] as const) {
+      sections.push(`### ${name}, \`${relay.name}\``, await profileScenario(o, name, relay));
+    }
   }
   return sections.join("\n\n");
 }
 
-async function profileScenario(o: BenchOptions, name: ScenarioName): Promise<string> {
+async function profileScenario(
+  o: BenchOptions,
+  name: ScenarioName,
+  spec: RelaySpec,
+): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "layim-ws-prof-" });
   try {
     const spawned = performance.now();
-    const relay = await startRelay(RELAYS.ref, {
+    const relay = await startRelay(spec, {
       runtimeFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
     });
     const loaded = performance.now();
@@ -259,7 +265,7 @@ async function profileScenario(o: BenchOptions, name: ScenarioName): Promise<str
         profile: scenario.profile,
         pid: relay.pid,
       });
-      o.log(`profile: ${name} ref under --cpu-prof: ${headline(metrics, scenario.key)}`);
+      o.log(`profile: ${name} ${spec.name} under --cpu-prof: ${headline(metrics, scenario.key)}`);
     } finally {
       await relay.stop("SIGINT");
     }

@@ -1,7 +1,8 @@
 /**
  * The relays under test and how to run each one as a subprocess on a free loopback port: the
- * reference relay (with validation, sender identity, rate limiting and metrics on; the rate
- * limit set above any offered load so it is evaluated but never triggers) and the baselines in
+ * reference relay on each transport (with validation, sender identity, rate limiting and
+ * metrics on; the rate limit set above any offered load so it is evaluated but never
+ * triggers) and the baselines in
  * `bench/peers/` (the minimal relay on Deno's WebSocket and on the project's own transport,
  * Node `ws`, Bun, the seed). A baseline whose runtime is missing is reported as missing, with the reason.
  *
@@ -14,10 +15,18 @@ import { until } from "../testing/wait.ts";
 import type { Profile, Target } from "./load.ts";
 
 /** Short names used by `--relays` and in the reports. */
-export type RelayName = "ref" | "tcp" | "min" | "node" | "bun" | "seed";
+export type RelayName = "ref" | "reftcp" | "tcp" | "min" | "node" | "bun" | "seed";
 
 /** All relays, in report order. */
-export const RELAY_NAMES: readonly RelayName[] = ["ref", "tcp", "min", "node", "bun", "seed"];
+export const RELAY_NAMES: readonly RelayName[] = [
+  "ref",
+  "reftcp",
+  "min",
+  "tcp",
+  "node",
+  "bun",
+  "seed",
+];
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PEERS = `${ROOT}bench/peers/`;
@@ -73,11 +82,12 @@ const REF_FLAGS: readonly string[] = ["--rate", "1000000", "--burst", "1000000"]
 
 let python = "python3";
 
-/** The relay specs by name. */
-export const RELAYS: Record<RelayName, RelaySpec> = {
-  ref: {
-    name: "ref",
-    label: "reference relay (reference/main.ts; validation, identity, rate limit, metrics)",
+/** The reference relay on `transport`, as `deno task serve --transport …` runs it. */
+function reference(name: RelayName, transport: string, label: string): RelaySpec {
+  return {
+    name,
+    label: `reference relay on ${label} (reference/main.ts --transport ${transport}; ` +
+      "validation, identity, rate limit, metrics)",
     profiles: ["legacy", "v1"],
     path: "/ws",
     prepare() {
@@ -93,9 +103,17 @@ export const RELAYS: Record<RelayName, RelaySpec> = {
       "127.0.0.1",
       "--port",
       String(port),
+      "--transport",
+      transport,
       ...(defaults ? [] : REF_FLAGS),
     ]],
-  },
+  };
+}
+
+/** The relay specs by name. */
+export const RELAYS: Record<RelayName, RelaySpec> = {
+  ref: reference("ref", "deno", "Deno's WebSocket (Deno.serve + Deno.upgradeWebSocket)"),
+  reftcp: reference("reftcp", "tcp", "its own transport (reference/ws on Deno.listen)"),
   min: {
     name: "min",
     label: "minimal Deno relay (bench/peers/min_relay.ts; no validation: the ceiling)",

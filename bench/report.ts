@@ -143,7 +143,10 @@ function describe(name: string, s: Stat | undefined): string {
   return `${name} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}, spread ${pct(spread(s))})`;
 }
 
-/** Evaluates the targets of issue 6 (a target whose figures are missing stays unevaluated). */
+/**
+ * Evaluates the targets of issues 6 and 13 (a target whose figures are missing stays
+ * unevaluated).
+ */
 export function evaluateTargets(summaries: readonly Summary[]): TargetResult[] {
   const ratio = (
     target: string,
@@ -163,6 +166,72 @@ export function evaluateTargets(summaries: readonly Summary[]): TargetResult[] {
         describe(`${b[1]} ${b[0]}${b[3] ? ` ${b[3]}` : ""}`, sb),
     };
   };
+  return [...issue6Targets(summaries, ratio), ...transportTargets(summaries, ratio)];
+}
+
+/** A ratio target of {@linkcode evaluateTargets}: `a` over `b`, of medians. */
+type RatioTarget = (
+  target: string,
+  limit: number,
+  a: [string, string, string, string?],
+  b: [string, string, string, string?],
+) => TargetResult;
+
+/**
+ * The targets of issue 13: the reference relay on its own transport (`reftcp`, every check on)
+ * against Bun, and idle connections up to the open files limit with RSS per connection flat.
+ */
+function transportTargets(summaries: readonly Summary[], ratio: RatioTarget): TargetResult[] {
+  const at1k = find(summaries, "idle", "reftcp", "rssPerConnKiB1k");
+  const atLimit = find(summaries, "idle", "reftcp", "rssPerConnKiB");
+  const held = find(summaries, "idle", "reftcp", "held");
+  const attempted = find(summaries, "idle", "reftcp", "attempted");
+  const flat = at1k && atLimit
+    ? Math.max(at1k.median, atLimit.median) / Math.min(at1k.median, atLimit.median)
+    : undefined;
+  return [
+    ratio("server/client CPU per message (legacy saturation): reftcp ≤ 0.9 × Bun", 0.9, [
+      "saturation",
+      "reftcp",
+      "serverPerClientCpu",
+    ], ["saturation", "bun", "serverPerClientCpu"]),
+    ratio("p99 latency at 5,000 msg/s: reftcp ≤ 1.0 × Bun", 1, [
+      "latency",
+      "reftcp",
+      "p99Ms",
+    ], ["latency", "bun", "p99Ms"]),
+    ratio("RSS per idle connection: reftcp ≤ 2 × Bun", 2, [
+      "idle",
+      "reftcp",
+      "rssPerConnKiB",
+    ], ["idle", "bun", "rssPerConnKiB"]),
+    ratio("server CPU per connect: reftcp ≤ 1.0 × Bun", 1, [
+      "connect",
+      "reftcp",
+      "cpuUsPerConn",
+    ], ["connect", "bun", "cpuUsPerConn"]),
+    {
+      target: "idle connections held by reftcp up to the open files limit",
+      value: held?.min,
+      limit: attempted?.max ?? 20_000,
+      atLeast: true,
+      met: held === undefined || attempted === undefined ? undefined : held.min >= attempted.max,
+      detail: held === undefined
+        ? "not run"
+        : `held ${fmt(held.min)}–${fmt(held.max)} of ${fmt(attempted?.max)} attempted`,
+    },
+    {
+      target: "RSS per connection flat from 1,000 to the limit: reftcp max/min ≤ 1.15",
+      value: flat,
+      limit: 1.15,
+      met: flat === undefined ? undefined : flat <= 1.15,
+      detail: `${describe("at 1,000", at1k)}; ${describe("at the limit", atLimit)}`,
+    },
+  ];
+}
+
+/** The targets of issue 6 (the reference relay on Deno's transport against its baselines). */
+function issue6Targets(summaries: readonly Summary[], ratio: RatioTarget): TargetResult[] {
   const held = find(summaries, "idle", "ref", "held");
   const attempted = find(summaries, "idle", "ref", "attempted");
   const wanted = find(summaries, "idle", "ref", "wanted");
@@ -366,8 +435,13 @@ function multinodeSection(report: RunReport, side?: RunReport): string[] {
     "",
   ];
   if (scenario.missing) return [...out, `**missing**: ${scenario.missing}`, ""];
-  const summaries = from.summaries.filter((s) => s.scenario === "multinode");
-  for (const suffix of ["", " v1+ack"]) {
+  const all = from.summaries.filter((s) => s.scenario === "multinode");
+  for (
+    const [relay, suffix] of [...new Set(all.map((s) => s.relay))].flatMap((r) =>
+      ["", " v1+ack"].map((x) => [r, x])
+    )
+  ) {
+    const summaries = all.filter((s) => s.relay === relay);
     const one = summaries.find((s) => s.variant === `nodes=1${suffix}`);
     const two = summaries.find((s) => s.variant === `nodes=2${suffix}`);
     if (!one && !two) continue;
@@ -376,7 +450,9 @@ function multinodeSection(report: RunReport, side?: RunReport): string[] {
         ? `${fmt(s.stats[m].median)} (${fmt(s.stats[m].min)}–${fmt(s.stats[m].max)})`
         : "–";
     out.push(
-      `| ${suffix ? "v1, every ack awaited" : "legacy"} | one node | two nodes via Redis | ratio |`,
+      `| \`${relay}\`, ${
+        suffix ? "v1, every ack awaited" : "legacy"
+      } | one node | two nodes via Redis | ratio |`,
       "|---|---|---|---|",
       ...MULTINODE_ROWS.filter(([m]) => one?.stats[m] || two?.stats[m]).map(([m, title]) => {
         const ratio = one?.stats[m] && two?.stats[m]
@@ -388,6 +464,90 @@ function multinodeSection(report: RunReport, side?: RunReport): string[] {
       "",
     );
   }
+  return out;
+}
+
+/** Issue 13's figures: scenario, metric, column title, and the factor shown (ms → µs). */
+const ISSUE13: [scenario: string, metric: string, title: string, factor: number][] = [
+  ["saturation", "cpuUsPerMsg", "server CPU µs/msg", 1],
+  ["saturation", "serverPerClientCpu", "server/client CPU", 1],
+  ["latency", "p99Ms", "p99 µs at 5,000 msg/s", 1000],
+  ["idle", "rssPerConnKiB1k", "RSS KiB per idle conn, 1,000 held", 1],
+  ["idle", "rssPerConnKiB", "RSS KiB per idle conn, at the limit", 1],
+  ["connect", "cpuUsPerConn", "server CPU µs per connect", 1],
+];
+
+/**
+ * The table of issue 13 for every relay of the run (median and min–max over the repeats), the
+ * same figures as ratios to Bun's medians, and what they project to a million connections.
+ */
+function transportSection(report: RunReport): string[] {
+  const relays = report.relays.filter((r) => !r.missing).map((r) => r.name);
+  const stat = (relay: string, scenario: string, metric: string) =>
+    find(report.summaries, scenario, relay, metric);
+  if (!relays.some((r) => ISSUE13.some(([sc, m]) => stat(r, sc, m)))) return [];
+  const scaled = (s: Stat | undefined, k: number) =>
+    s ? `${fmt(s.median * k)} (${fmt(s.min * k)}–${fmt(s.max * k)})` : "–";
+  const head = `| relay | ${ISSUE13.map(([, , t]) => t).join(" | ")} |`;
+  const rule = `|---|${ISSUE13.map(() => "---:").join("|")}|`;
+  const out = [
+    "## The transports against every baseline (issue 13's table)",
+    "",
+    "Legacy profile. Server CPU per message: `saturation` (50 pairs); server/client CPU: the " +
+    "relay's CPU over the load generator's own, per message, in the same run (the steadiest " +
+    "figure on a shared machine); p99: `latency`; RSS per idle connection: `idle`, after the " +
+    "first 1,000 identified connections and with every connection the open files limit " +
+    "allows; CPU per connect: `connect` (connect + identify + one delivery each way, per " +
+    "connection). Median (min–max) over the repeats.",
+    "",
+    head,
+    rule,
+    ...relays.map((r) =>
+      `| \`${r}\` | ${ISSUE13.map(([sc, m, , k]) => scaled(stat(r, sc, m), k)).join(" | ")} |`
+    ),
+    "",
+  ];
+  if (relays.includes("bun")) {
+    out.push(
+      "As ratios to Bun's medians (below 1: better than Bun):",
+      "",
+      head,
+      rule,
+      ...relays.map((r) =>
+        `| \`${r}\` | ${
+          ISSUE13.map(([sc, m]) => {
+            const a = stat(r, sc, m);
+            const b = stat("bun", sc, m);
+            return a && b ? `${fmt(a.median / b.median)}×` : "–";
+          }).join(" | ")
+        } |`
+      ),
+      "",
+    );
+  }
+  out.push(
+    "Projected to 1,000,000 connections from the medians above: the RSS per idle connection at " +
+      "the limit times a million, and the server CPU of a reconnect storm (a million connects, " +
+      "as `connect` measures them) on one core. Assumed: memory per connection stays as flat " +
+      "beyond the limit as from 1,000 to the limit (the kernel's own socket memory, outside " +
+      "RSS, is not counted); the process may open a million descriptors; the connects come " +
+      "at the pace the relay sustains; one process (several processes divide the time, not " +
+      "the CPU).",
+    "",
+    "| relay | RSS for 1,000,000 idle connections | CPU for 1,000,000 connects |",
+    "|---|---:|---:|",
+    ...relays.flatMap((r) => {
+      const rss = stat(r, "idle", "rssPerConnKiB");
+      const cpu = stat(r, "connect", "cpuUsPerConn");
+      if (!rss && !cpu) return [];
+      return [
+        `| \`${r}\` | ${rss ? `${fmt(rss.median * 1024 * 1e6 / 1e9)} GB` : "–"} | ${
+          cpu ? `${fmt(cpu.median)} s` : "–"
+        } |`,
+      ];
+    }),
+    "",
+  );
   return out;
 }
 
@@ -430,6 +590,7 @@ export function markdown(report: RunReport, side?: RunReport): string {
       `- ${t.target}: ${t.detail}${t.capped ? `; capped: ${t.capped}` : ""}`
     ),
     "",
+    ...transportSection(report),
     "## CPU per message",
     "",
     "![Server CPU per delivered message by relay, and its growth with pairs and content size](cpu.svg)",
@@ -453,9 +614,12 @@ export function markdown(report: RunReport, side?: RunReport): string {
 }
 
 const COLORS: Record<string, string> = {
-  ref: "#d62728",
+  ref: "#ff9896",
+  reftcp: "#d62728",
   min: "#1f77b4",
+  tcp: "#17becf",
   node: "#2ca02c",
+  bun: "#ff7f0e",
   seed: "#9467bd",
 };
 const color = (relay: string) => COLORS[relay] ?? "#7f7f7f";

@@ -99,18 +99,23 @@ function saturation(
   return {
     label: o.label ?? "",
     x: o.x,
-    run: async (target) =>
-      toMetrics(
-        await saturate({ ...target, profile }, {
-          pairs: o.pairs,
-          messages: o.messages,
-          warmup: Math.max(1000, Math.round(o.messages / 10)),
-          window: o.window ?? windowFor(o.contentBytes),
-          contentBytes: o.contentBytes,
-          ack: profile === "v1",
-          timeoutMs: 180_000,
-        }),
-      ),
+    run: async (target) => {
+      const result = await saturate({ ...target, profile }, {
+        pairs: o.pairs,
+        messages: o.messages,
+        warmup: Math.max(1000, Math.round(o.messages / 10)),
+        window: o.window ?? windowFor(o.contentBytes),
+        contentBytes: o.contentBytes,
+        ack: profile === "v1",
+        timeoutMs: 180_000,
+      });
+      // Server CPU over the load generator's own: the load the machine's other work shifts
+      // least, since both slow down together.
+      return {
+        ...toMetrics(result),
+        serverPerClientCpu: result.cpuUsPerMsg / result.genCpuUsPerMsg,
+      };
+    },
   };
 }
 
@@ -172,15 +177,20 @@ async function idle(target: Target, wanted: number, sample: number): Promise<Met
   // The relay needs one descriptor per connection plus its own: stay under its open files limit.
   const limit = Math.min(openFileLimit(), 1e9);
   const total = Math.min(wanted, limit - probe.openFds() - 64);
-  const holders = Math.ceil((total - 2 * sample) / 9000);
+  // A first thousand alone, for the RSS per connection at 1,000; then the rest.
+  const first = Math.min(1000, total - 2 * sample);
+  const rest = total - 2 * sample - first;
+  const holders = Math.ceil(rest / 9000);
   const shares = Array.from(
     { length: holders },
-    (_, i) =>
-      Math.floor((total - 2 * sample) / holders) + (i === 0 ? (total - 2 * sample) % holders : 0),
+    (_, i) => Math.floor(rest / holders) + (i === 0 ? rest % holders : 0),
   );
-  const children = shares.map((count) => new Holder(target, count));
+  const children = [new Holder(target, first)];
   try {
-    const reports = await Promise.all(children.map((child) => child.report()));
+    const firstReport = await children[0].report();
+    const firstRss = probe.rssBytes();
+    children.push(...shares.map((count) => new Holder(target, count)));
+    const reports = [firstReport, ...await Promise.all(children.slice(1).map((c) => c.report()))];
     const held = reports.reduce((n, r) => n + r.held, 0);
     const verified = reports.reduce((n, r) => n + r.verified, 0);
     const heldRss = probe.rssBytes();
@@ -200,6 +210,8 @@ async function idle(target: Target, wanted: number, sample: number): Promise<Met
       rssBaseMiB: baseRss / 2 ** 20,
       rssHeldMiB: heldRss / 2 ** 20,
       rssPerConnKiB: (heldRss - baseRss) / held / 1024,
+      held1k: firstReport.held,
+      rssPerConnKiB1k: (firstRss - baseRss) / firstReport.held / 1024,
       sampleMsgsPerSec: exchange.msgsPerSec,
       lost: exchange.lost + held - verified,
       outOfOrder: exchange.outOfOrder,
@@ -302,8 +314,8 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: "idle",
     description: "legacy, 20,000 identified idle connections (capped by the open files limit), " +
-      "relays with their default settings, server RSS per connection; then 50 pairs exchange " +
-      "10,000 messages",
+      "relays with their default settings, server RSS per connection at 1,000 and at the " +
+      "limit; then 50 pairs exchange 10,000 messages",
     profile: "legacy",
     key: "rssPerConnKiB",
     defaults: true,
@@ -369,14 +381,15 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: "multinode",
-    description: "the reference relay alone vs two nodes sharing a redis-server (`--redis`), " +
+    description: "the reference relay (each transport) alone vs two nodes sharing a " +
+      "redis-server (`--redis`), " +
       "every pair with one peer on each node so every message crosses Redis; legacy, then v1 " +
       "with every ack awaited: saturation, 50 pairs, window 32, 50,000 messages (+10% warm-up), " +
       "then latency at 2,000 msg/s offered for 5 s (after 1 s warm-up) on the same processes; " +
       "server CPU µs per delivered message in total and per process (relay nodes, Redis)",
     profile: "legacy",
     key: "cpuUsPerMsg",
-    relays: ["ref"],
+    relays: ["ref", "reftcp"],
     prepare: redisMissing,
     variants: (mode) => {
       const o = mode === "quick"
