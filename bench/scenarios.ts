@@ -177,23 +177,25 @@ async function idle(target: Target, wanted: number, sample: number): Promise<Met
   // The relay needs one descriptor per connection plus its own: stay under its open files limit.
   const limit = Math.min(openFileLimit(), 1e9);
   const total = Math.min(wanted, limit - probe.openFds() - 64);
-  // A first thousand alone, for the RSS per connection at 1,000; then the rest.
+  // A first thousand, then the rest in two halves, one holder at a time, with the RSS after
+  // each: per connection at 1,000 and at the limit, and what each half added per connection.
   const first = Math.min(1000, total - 2 * sample);
   const rest = total - 2 * sample - first;
-  const holders = Math.ceil(rest / 9000);
-  const shares = Array.from(
-    { length: holders },
-    (_, i) => Math.floor(rest / holders) + (i === 0 ? rest % holders : 0),
-  );
-  const children = [new Holder(target, first)];
+  const shares = [first, Math.ceil(rest / 2), Math.floor(rest / 2)].filter((n) => n > 0);
+  const children: Holder[] = [];
   try {
-    const firstReport = await children[0].report();
-    const firstRss = probe.rssBytes();
-    children.push(...shares.map((count) => new Holder(target, count)));
-    const reports = [firstReport, ...await Promise.all(children.slice(1).map((c) => c.report()))];
+    const reports: { held: number; verified: number }[] = [];
+    const rss: number[] = [];
+    for (const count of shares) {
+      const child = new Holder(target, count);
+      children.push(child);
+      reports.push(await child.report());
+      rss.push(probe.rssBytes());
+    }
     const held = reports.reduce((n, r) => n + r.held, 0);
     const verified = reports.reduce((n, r) => n + r.verified, 0);
-    const heldRss = probe.rssBytes();
+    const heldRss = rss.at(-1)!;
+    const added = (i: number) => reports[i] ? (rss[i] - rss[i - 1]) / reports[i].held / 1024 : NaN;
     const exchange: SaturationResult = await saturate(target, {
       pairs: sample,
       messages: sample * 200,
@@ -210,8 +212,10 @@ async function idle(target: Target, wanted: number, sample: number): Promise<Met
       rssBaseMiB: baseRss / 2 ** 20,
       rssHeldMiB: heldRss / 2 ** 20,
       rssPerConnKiB: (heldRss - baseRss) / held / 1024,
-      held1k: firstReport.held,
-      rssPerConnKiB1k: (firstRss - baseRss) / firstReport.held / 1024,
+      held1k: reports[0].held,
+      rssPerConnKiB1k: (rss[0] - baseRss) / reports[0].held / 1024,
+      rssAddedKiBLow: added(1),
+      rssAddedKiBHigh: added(2),
       sampleMsgsPerSec: exchange.msgsPerSec,
       lost: exchange.lost + held - verified,
       outOfOrder: exchange.outOfOrder,
@@ -315,7 +319,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: "idle",
     description: "legacy, 20,000 identified idle connections (capped by the open files limit), " +
       "relays with their default settings, server RSS per connection at 1,000 and at the " +
-      "limit; then 50 pairs exchange 10,000 messages",
+      "limit, and what each half of the rest added per connection; then 50 pairs exchange " +
+      "10,000 messages",
     profile: "legacy",
     key: "rssPerConnKiB",
     defaults: true,

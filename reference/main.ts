@@ -11,6 +11,7 @@ import { loadAuthenticator } from "./auth.ts";
 import { parseConfig } from "./config.ts";
 import { loadDirectory } from "./directory.ts";
 import { createLogger } from "./log.ts";
+import { batchedLines } from "./log_writer.ts";
 import { isLoopback } from "./origin.ts";
 import { serveRelay } from "./relay.ts";
 
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   }
   if (!parsed.ok) fail(parsed.error);
   const config = parsed.config;
-  const logger = createLogger(config.logFormat);
+  const logger = createLogger(config.logFormat, batchedLines());
   let auth, directory;
   try {
     auth = await loadAuthenticator(config);
