@@ -293,7 +293,8 @@ Deno.test("oversized frames close with 1009, counted in UTF-8 bytes", async () =
 });
 
 Deno.test("rate limit: v1 rate_limited, legacy dropped, both stay open", async () => {
-  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 5 } }, async (t) => {
+  // Each identify takes the first of the six tokens (the bucket starts with the first frame).
+  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 6 } }, async (t) => {
     const [v] = await t.v1("v");
     const l = await t.legacy("l");
     for (let i = 0; i < 8; i++) v.send(message("l", String(i), { ref: String(i) }));
@@ -315,6 +316,25 @@ Deno.test("rate limit: v1 rate_limited, legacy dropped, both stay open", async (
     for (let i = 0; i < 5; i++) assertEquals((await v.nextJson()).content, String(i));
     await v.expectSilence(100);
     assertEquals(t.relay.stats().sessions, 2);
+  });
+});
+
+Deno.test("rate limit applies from the first frame: a flood before identify is limited too", async () => {
+  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 5 } }, async (t) => {
+    const v = await t.open(SUBPROTOCOL);
+    for (let i = 0; i < 8; i++) v.send({ type: "ping", data: String(i) });
+    const codes = [];
+    for (let i = 0; i < 8; i++) codes.push((await v.nextJson()).code);
+    assertEquals(codes, [
+      ...Array(5).fill("not_identified"),
+      ...Array(3).fill("rate_limited"),
+    ]);
+    assertEquals(await metric(t.relay, 'layimws_frames_refused_total{reason="rate_limited"}'), 3);
+    // The identify itself takes a token: with the bucket empty it is refused, the connection
+    // stays open and the identify timeout keeps running.
+    v.send({ type: "identify", id: "v" });
+    assertEquals((await v.nextJson()).code, "rate_limited");
+    assertEquals(t.relay.stats().sessions, 0);
   });
 });
 

@@ -111,6 +111,7 @@ export class ClientSession implements Session, SessionEvents {
   #timer: ReturnType<typeof setTimeout> | undefined;
   // Frames that arrive while a token is verified, handled in order once identified.
   #queue: string[] = [];
+  #queuedBytes = 0;
   // Frames for this session while the broker subscribes it: v1 `ready` must come first.
   #held: string[] | undefined;
   #ended!: () => void;
@@ -175,10 +176,19 @@ export class ClientSession implements Session, SessionEvents {
     this.#ctx.metrics.framesIn++;
     if (tooLarge(data, this.#ctx.limits.maxFrameBytes)) {
       this.#fatal("frame_too_large", "frame too large", CloseCode.tooBig);
-    } else if (this.#state === "identified") this.#frame(data);
+      return;
+    }
+    // One clock read per frame, shared by the rate limit and the message timestamp. Every
+    // frame takes a token from the first one on: a flood before identify is limited too.
+    const now = Date.now();
+    if (!this.#bucket.take(now)) this.#rateLimited(data);
+    else if (this.#state === "identified") this.#frame(data, now);
     else if (this.#state === "awaiting") this.#identifyFrame(data);
-    else if (this.#queue.length < this.#ctx.limits.rateBurst) this.#queue.push(data);
-    else this.#refuse("rate_limited");
+    else if (this.#queuedBytes + data.length <= this.#maxBuffered) {
+      // Verifying: the bucket bounds the count, the send-buffer cap the size.
+      this.#queue.push(data);
+      this.#queuedBytes += data.length;
+    } else this.#rateLimited(data);
   }
 
   binary(): void {
@@ -226,16 +236,15 @@ export class ClientSession implements Session, SessionEvents {
     });
   }
 
-  #frame(text: string): void {
-    // One clock read per frame, shared by the rate limit and the message timestamp.
-    const now = Date.now();
-    if (!this.#bucket.take(now)) {
-      this.#refuse("rate_limited");
-      if (this.profile === "v1") {
-        this.#ctx.router.reply(this, errorFrame("rate_limited", "too many frames", refOf(text)));
-      }
-      return;
-    }
+  #rateLimited(text: string): void {
+    this.#refuse("rate_limited");
+    if (this.profile !== "v1") return;
+    const frame = errorFrame("rate_limited", "too many frames", refOf(text));
+    if (this.#state === "identified") this.#ctx.router.reply(this, frame);
+    else this.send(frame);
+  }
+
+  #frame(text: string, now: number): void {
     const result = parseClientFrame(text);
     if (!result.ok) {
       this.#refuse(result.code);
@@ -339,9 +348,10 @@ export class ClientSession implements Session, SessionEvents {
     ctx.logger.event("identify", { session: this.id, user: id, profile: this.profile });
     const queue = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     for (const text of queue) {
       if (this.#state !== "identified") break;
-      this.#frame(text);
+      this.#frame(text, Date.now());
     }
   }
 }

@@ -124,7 +124,8 @@ Deno.test("identified: ping → pong, a second identify is refused, messages rou
 });
 
 Deno.test("identified: over the rate, v1 is answered rate_limited and legacy dropped", () => {
-  const { identified } = relay({ ratePerSecond: 1, rateBurst: 2 });
+  // The identify takes the first of the three tokens (the bucket starts with the first frame).
+  const { identified } = relay({ ratePerSecond: 1, rateBurst: 3 });
   const [v1, v1Transport] = identified("v");
   const [legacy, legacyTransport] = identified("l", "legacy");
   for (const ref of ["1", "2", "3"]) v1.text(message("l", ref, ref));
