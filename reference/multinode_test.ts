@@ -116,3 +116,32 @@ Deno.test("multi-node: Redis outage answers unavailable, keeps local delivery, r
     await Promise.all([one.stop(), two.stop()]);
   }
 });
+
+Deno.test("multi-node: an id with a lone surrogate never reaches the user whose id has U+FFFD there", async () => {
+  await using redis = await startRedis();
+  const [one, two] = await nodes(redis.url, 2);
+  const clients: TestClient[] = [];
+  try {
+    // UTF-8 has no lone surrogates: encoded into a Redis channel name, "\ud800-x" would become
+    // "\ufffd-x", another user's channel.
+    const victim = await v1(two.wsUrl, "\ufffd-x");
+    const a = await v1(one.wsUrl, "lone-a");
+    clients.push(victim, a);
+    a.send(message("lone-a", "\ud800-x", "meant for someone else", "r1"));
+    const refused = await a.nextJson();
+    assertEquals([refused.type, refused.code, refused.ref], ["error", "invalid_frame", "r1"]);
+    const impostor = await TestClient.connect(one.wsUrl, [SUBPROTOCOL]);
+    clients.push(impostor);
+    impostor.send({ type: "identify", id: "\ud800-x" });
+    assertEquals((await impostor.nextJson()).code, "invalid_id");
+    assertEquals((await impostor.expectClose()).code, 4002);
+    // The real owner of the id still gets its own messages, and nothing else.
+    a.send(message("lone-a", "\ufffd-x", "for the victim", "r2"));
+    assertEquals((await a.nextJson()).type, "ack");
+    assertEquals((await victim.nextJson()).content, "for the victim");
+    await victim.expectSilence(200);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all([one.stop(), two.stop()]);
+  }
+});

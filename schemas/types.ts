@@ -3,13 +3,13 @@
 
 // id.schema.json
 /**
- * A user id: 1 to 64 characters without whitespace or control characters. A JSON integer names the same user as its decimal string.
+ * A user id: 1 to 64 Unicode code points, well-formed (no lone surrogates), without whitespace, control characters or format characters (zero-width, bidi controls), compared exactly (no normalization). A JSON integer names the same user as its decimal string.
  */
 export type UserId = string | number;
 
 // legacy-identify.schema.json
 /**
- * Legacy profile: the first text frame is the bare user id, taken literally (not JSON), e.g. 1001.
+ * Legacy profile: the first text frame is the bare user id, taken literally (not JSON), e.g. 1001; the same rules as UserId strings.
  */
 export type LegacyIdentify = string;
 

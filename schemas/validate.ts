@@ -97,7 +97,10 @@ function describe(errors: ErrorObject[] | null | undefined): string {
       (e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")
     }`;
   }
-  if (e.keyword === "pattern") return `${where} must not contain whitespace or control characters`;
+  // The only patterns are the id rules (IDENT-1).
+  if (e.keyword === "pattern") {
+    return `${where} must not contain whitespace, control or format characters, or lone surrogates`;
+  }
   return `${where} ${e.message ?? "is invalid"}`;
 }
 
