@@ -27,6 +27,7 @@ import type { Directory } from "./directory.ts";
 import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { REFUSAL_LOG_INTERVAL_MS, Refusals } from "./refusals.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 import { ClientSession, type SessionContext, type Transport } from "./session.ts";
@@ -41,6 +42,8 @@ export interface HubOptions {
   directory?: Directory;
   /** Event log (default: silent). */
   logger?: Logger;
+  /** How often refusals are logged, as one summary line per reason (default 10 s). */
+  refusalLogIntervalMs?: number;
   /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
   broker?: BrokerFactory;
 }
@@ -61,6 +64,7 @@ export class Hub implements SessionContext {
   readonly registry: Registry<ClientSession> = new Registry();
   readonly router: Router<ClientSession>;
   readonly logger: Logger;
+  readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
   readonly sessions: Set<ClientSession> = new Set();
@@ -70,13 +74,20 @@ export class Hub implements SessionContext {
   /** Builds the relay's parts; throws on a bad limit. */
   constructor(options: HubOptions = {}) {
     this.limits = resolveLimits(options.limits);
-    this.logger = options.logger ?? silentLogger;
+    const logger = this.logger = options.logger ?? silentLogger;
+    this.metrics.logLinesDropped = () => logger.dropped ?? 0;
+    this.refusals = new Refusals(
+      this.metrics,
+      logger,
+      options.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS,
+    );
     this.auth = options.auth;
     this.directory = options.directory;
     this.router = new Router({
       registry: this.registry,
       broker: options.broker ?? localBroker,
       counters: this.metrics,
+      refused: (reason, session) => this.refusals.add(reason, { session }),
       node: this.node,
       maxSessionsPerUser: this.limits.maxSessionsPerUser,
     });
@@ -126,8 +137,9 @@ export class Hub implements SessionContext {
     clearTimeout(timer);
   }
 
-  /** Releases the broker. */
+  /** Logs the last refusal summaries and releases the broker. */
   close(): Promise<void> {
+    this.refusals.close();
     return this.router.broker.close();
   }
 }

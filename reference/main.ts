@@ -10,9 +10,11 @@
 import { loadAuthenticator } from "./auth.ts";
 import { parseConfig } from "./config.ts";
 import { loadDirectory } from "./directory.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, WriterSink } from "./log.ts";
 import { isLoopback } from "./origin.ts";
 import { serveRelay } from "./relay.ts";
+
+const FLUSH_WAIT_MS = 1000;
 
 function fail(message: string): never {
   console.error(`layim-ws: ${message}`);
@@ -27,7 +29,8 @@ async function main(): Promise<void> {
   }
   if (!parsed.ok) fail(parsed.error);
   const config = parsed.config;
-  const logger = createLogger(config.logFormat);
+  const sink = new WriterSink(Deno.stderr);
+  const logger = createLogger(config.logFormat, sink);
   let auth, directory;
   try {
     auth = await loadAuthenticator(config);
@@ -74,6 +77,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await relay.close();
+    // The last lines, unless standard error is not being read at all.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([sink.flush(), new Promise((r) => timer = setTimeout(r, FLUSH_WAIT_MS))]);
+    clearTimeout(timer);
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);

@@ -37,6 +37,8 @@ export class Metrics {
   messagesDroppedOffline = 0;
   /** 1 while the broker is up, 0 while it is down (gauge). */
   brokerUp = 1;
+  /** Reads the log lines dropped because standard error was not read fast enough (counter). */
+  logLinesDropped: () => number = () => 0;
 
   #refused = new Map<string, number>();
   #closes = new Map<number, number>();
@@ -81,6 +83,11 @@ export class Metrics {
       "layimws_messages_dropped_offline_total",
       "Messages dropped because the recipient was offline.",
       () => this.messagesDroppedOffline,
+    );
+    counter(
+      "layimws_log_lines_dropped_total",
+      "Log lines dropped because the log's reader did not keep up.",
+      () => this.logLinesDropped(),
     );
     new Counter({
       name: "layimws_frames_refused_total",

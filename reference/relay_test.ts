@@ -250,6 +250,32 @@ Deno.test("bad ids close with 4002 (v1 invalid_id first)", async () => {
   });
 });
 
+// Zero-width and bidi characters look like nothing (or reorder what follows); a lone surrogate
+// cannot be encoded, so it turns into U+FFFD on the way to Redis and collides with another id.
+const LOOKALIKE_IDS = ["1001\u200b", "\u202e1001", "10\u206601", "\ufeff1001", "\ud800-x"];
+
+Deno.test("ids with format characters or lone surrogates are refused: identify 4002, to.id invalid_frame", async () => {
+  await withRelay({}, async (t) => {
+    const [a] = await t.v1("a");
+    for (const id of LOOKALIKE_IDS) {
+      const c = await t.open(SUBPROTOCOL);
+      c.send({ type: "identify", id });
+      assertEquals((await c.nextJson()).code, "invalid_id", JSON.stringify(id));
+      assertEquals((await c.expectClose()).code, 4002, JSON.stringify(id));
+      // A WebSocket text frame is UTF-8: a legacy id cannot hold a lone surrogate at all.
+      if (id.isWellFormed()) {
+        const l = await t.open();
+        l.send(id);
+        assertEquals((await l.expectClose()).code, 4002, JSON.stringify(id));
+      }
+      a.send(message(id, "hi", { ref: "r" }));
+      const refused = await a.nextJson();
+      assertEquals([refused.code, refused.ref], ["invalid_frame", "r"], JSON.stringify(id));
+    }
+    assertEquals(t.relay.stats().sessions, 1);
+  });
+});
+
 Deno.test("identify timeout closes with 4003 in both profiles", async () => {
   await withRelay({ limits: { identifyTimeoutMs: 150 } }, async (t) => {
     const l = await t.open();
@@ -336,6 +362,34 @@ Deno.test("rate limit applies from the first frame: a flood before identify is l
     assertEquals((await v.nextJson()).code, "rate_limited");
     assertEquals(t.relay.stats().sessions, 0);
   });
+});
+
+Deno.test("refusals are counted in /metrics and logged as one summary line per reason and interval", async () => {
+  const log: Json[] = [];
+  const logger = { event: (event: string, fields = {}) => log.push({ event, ...fields }) };
+  const relay = await serveRelay({
+    port: 0,
+    webRoot: null,
+    logger,
+    refusalLogIntervalMs: 60_000,
+    limits: { ratePerSecond: 1 }, // no refill worth counting during the test
+  });
+  try {
+    const flooder = await TestClient.connect(relay.wsUrl, SUBPROTOCOL);
+    for (let i = 0; i < 2000; i++) flooder.send("{not json");
+    for (let i = 0; i < 2000; i++) await flooder.nextJson();
+    assertEquals(await metric(relay, 'layimws_frames_refused_total{reason="invalid_json"}'), 500);
+    assertEquals(await metric(relay, 'layimws_frames_refused_total{reason="rate_limited"}'), 1500);
+    await flooder.close();
+  } finally {
+    await relay.close();
+  }
+  const refusals = log.filter((e) => String(e.event).startsWith("refuse"));
+  assertEquals(refusals.map((e) => [e.event, e.reason, e.count]), [
+    ["refused", "invalid_json", 500],
+    ["refused", "rate_limited", 1500],
+  ]);
+  assertMatch(String(refusals[0].session), /\.1$/); // the first refusal's session, as a sample
 });
 
 Deno.test("default limits never rate-limit a burst of 300 frames", async () => {

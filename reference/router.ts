@@ -17,7 +17,6 @@ import type { Registry, Session } from "./registry.ts";
 export interface RouterCounters {
   messagesDelivered: number;
   messagesDroppedOffline: number;
-  refused(reason: string): void;
 }
 
 /** How a {@linkcode Router} is built. */
@@ -26,6 +25,8 @@ export interface RouterOptions<S extends Session> {
   /** Creates the broker from this router's local delivery and the node id. */
   broker: BrokerFactory;
   counters: RouterCounters;
+  /** Counts a refused message of the session with id `session` (the relay's `Refusals`). */
+  refused(reason: string, session: string): void;
   /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
@@ -37,6 +38,7 @@ export class Router<S extends Session = Session> {
   readonly broker: Broker;
   #registry: Registry<S>;
   #counters: RouterCounters;
+  #refused: (reason: string, session: string) => void;
   #node: string;
   #seq = 0;
   #maxSessions: number;
@@ -48,6 +50,7 @@ export class Router<S extends Session = Session> {
   constructor(options: RouterOptions<S>) {
     this.#registry = options.registry;
     this.#counters = options.counters;
+    this.#refused = options.refused;
     this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
     this.broker = options.broker(this.deliverLocal, options.node);
@@ -96,7 +99,7 @@ export class Router<S extends Session = Session> {
     const mine = frame.mine;
     const ref = session.profile === "v1" ? frame.ref : undefined;
     if (mine.id !== undefined && normalizeId(mine.id) !== session.userId) {
-      this.#counters.refused("sender_mismatch");
+      this.#refused("sender_mismatch", session.id);
       if (session.profile === "v1") {
         this.reply(
           session,
@@ -181,11 +184,11 @@ export class Router<S extends Session = Session> {
 
   #failed(session: S, ref: string | undefined, to: string, error: unknown): void {
     if (error instanceof BrokerUnavailable) {
-      this.#counters.refused("unavailable");
+      this.#refused("unavailable", session.id);
       if (ref !== undefined) session.send(undeliveredFrame(ref, to, "unavailable"));
       return;
     }
-    this.#counters.refused("internal_error");
+    this.#refused("internal_error", session.id);
     if (session.profile === "v1") {
       session.send(errorFrame("internal_error", "the message could not be routed", ref));
     }

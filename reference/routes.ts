@@ -80,8 +80,7 @@ export function createRoutes(hub: Hub, options: RoutesOptions): Routes {
     if (hub.closing) return text(503, "shutting down");
     const origin = req.headers.get("origin");
     if (!origins.allows(origin)) {
-      hub.metrics.refused("origin");
-      hub.logger.event("refuse", { reason: "origin", origin: origin ?? "", ip });
+      hub.refusals.add("origin", { origin: origin ?? "", ip });
       return text(403, "origin not allowed");
     }
     const offered = req.headers.get("sec-websocket-protocol")?.split(",") ?? [];

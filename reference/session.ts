@@ -28,6 +28,7 @@ import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
 import { TokenBucket, tooLarge } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Refusals } from "./refusals.ts";
 import type { Registry, Session } from "./registry.ts";
 import type { Router } from "./router.ts";
 
@@ -69,6 +70,8 @@ export interface SessionContext {
   readonly router: Router<ClientSession>;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Counts refusals and logs them as summaries. */
+  readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
   /** Open sessions (connected, not yet closed). */
@@ -228,12 +231,7 @@ export class ClientSession implements Session, SessionEvents {
   }
 
   #refuse(reason: string): void {
-    this.#ctx.metrics.refused(reason);
-    this.#ctx.logger.event("refuse", {
-      session: this.id,
-      user: this.userId || undefined,
-      reason,
-    });
+    this.#ctx.refusals.add(reason, { session: this.id, user: this.userId || undefined });
   }
 
   #rateLimited(text: string): void {
