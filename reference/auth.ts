@@ -4,7 +4,9 @@
  * A token is accepted only when it is signed with one of the configured algorithms (HS256 for a
  * shared secret; RS256, ES256 or EdDSA for a JWKS of public keys), so `alg: none` and algorithm
  * confusion are refused. `exp` and `nbf` are honoured with a clock tolerance of
- * {@linkcode CLOCK_TOLERANCE_SECONDS} seconds. Errors carry a short reason and never the token.
+ * {@linkcode CLOCK_TOLERANCE_SECONDS} seconds, and a token without `exp` is refused unless the
+ * {@linkcode TokenPolicy} allows it: such a token is a password that never expires, and one
+ * copy in a proxy log (`?token=`) is enough. Errors carry a short reason and never the token.
  *
  * ```ts
  * import { SignJWT } from "jose";
@@ -41,6 +43,7 @@ export type AuthReason =
   | "bad signature"
   | "unsupported algorithm"
   | "missing sub"
+  | "missing exp"
   | "malformed";
 
 /** A refused token. `message` is the reason alone, safe to log and to send to the client. */
@@ -64,6 +67,7 @@ const JWKS_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
 function reasonFor(error: unknown): AuthReason {
   if (error instanceof errors.JWTExpired) return "expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "exp" && error.reason === "missing") return "missing exp";
     return error.claim === "nbf" && error.reason === "check_failed" ? "not yet valid" : "malformed";
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return "unsupported algorithm";
@@ -84,8 +88,22 @@ function identityOf(payload: JWTPayload): Identity {
   return identity;
 }
 
-function authenticator(getKey: JWTVerifyGetKey, algorithms: string[]): Authenticator {
-  const options = { algorithms, clockTolerance: CLOCK_TOLERANCE_SECONDS };
+/** What a token must carry besides a valid signature and `sub`. */
+export interface TokenPolicy {
+  /** Refuse tokens without an `exp` claim (default true). */
+  requireExp?: boolean;
+}
+
+function authenticator(
+  getKey: JWTVerifyGetKey,
+  algorithms: string[],
+  policy: TokenPolicy,
+): Authenticator {
+  const options = {
+    algorithms,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    requiredClaims: policy.requireExp === false ? [] : ["exp"],
+  };
   return {
     async verify(token) {
       let payload: JWTPayload;
@@ -100,14 +118,20 @@ function authenticator(getKey: JWTVerifyGetKey, algorithms: string[]): Authentic
 }
 
 /** An authenticator for HS256 tokens signed with a shared secret (a string is UTF-8 encoded). */
-export function hs256Authenticator(secret: Uint8Array | string): Authenticator {
+export function hs256Authenticator(
+  secret: Uint8Array | string,
+  policy: TokenPolicy = {},
+): Authenticator {
   const key = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
   if (key.length === 0) throw new Error("the JWT secret is empty");
-  return authenticator(() => key, ["HS256"]);
+  return authenticator(() => key, ["HS256"], policy);
 }
 
 /** An authenticator for RS256, ES256 or EdDSA tokens verified with a set of public keys. */
-export function jwksAuthenticator(jwks: { keys: JsonWebKey[] }): Authenticator {
+export function jwksAuthenticator(
+  jwks: { keys: JsonWebKey[] },
+  policy: TokenPolicy = {},
+): Authenticator {
   if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) {
     throw new Error('a JWKS must be an object {"keys": [...]} with at least one key');
   }
@@ -117,11 +141,11 @@ export function jwksAuthenticator(jwks: { keys: JsonWebKey[] }): Authenticator {
       throw new Error("a JWKS must hold public keys only (RSA, EC or OKP, without private parts)");
     }
   }
-  return authenticator(createLocalJWKSet(jwks), JWKS_ALGORITHMS);
+  return authenticator(createLocalJWKSet(jwks), JWKS_ALGORITHMS, policy);
 }
 
-/** Where the relay's token keys come from; at most one of the three may be set. */
-export interface AuthSources {
+/** Where the relay's token keys come from (at most one of the three), and its token policy. */
+export interface AuthSources extends TokenPolicy {
   /** The HS256 secret itself (prefer `jwtSecretFile`: command lines and environments leak). */
   jwtSecret?: string;
   /** A file holding the HS256 secret; one trailing newline is ignored. */
@@ -147,11 +171,12 @@ export async function loadAuthenticator(o: AuthSources): Promise<Authenticator |
   if (given.length > 1) {
     throw new Error("choose one of a JWT secret, a JWT secret file or a JWKS file, not several");
   }
-  if (o.jwtSecret !== undefined) return hs256Authenticator(o.jwtSecret);
+  const policy = { requireExp: o.requireExp };
+  if (o.jwtSecret !== undefined) return hs256Authenticator(o.jwtSecret, policy);
   if (o.jwtSecretFile !== undefined) {
     const secret = withoutTrailingNewline(await readConfigFile(o.jwtSecretFile, "JWT secret file"));
     if (secret.length === 0) throw new Error(`JWT secret file ${o.jwtSecretFile} is empty`);
-    return hs256Authenticator(secret);
+    return hs256Authenticator(secret, policy);
   }
   if (o.jwksFile !== undefined) {
     const text = new TextDecoder().decode(await readConfigFile(o.jwksFile, "JWKS file"));
@@ -162,7 +187,7 @@ export async function loadAuthenticator(o: AuthSources): Promise<Authenticator |
       throw new Error(`JWKS file ${o.jwksFile} is not valid JSON`);
     }
     try {
-      return jwksAuthenticator(jwks);
+      return jwksAuthenticator(jwks, policy);
     } catch (error) {
       throw new Error(`JWKS file ${o.jwksFile}: ${(error as Error).message}`);
     }

@@ -114,3 +114,10 @@ Deno.test("main: keeps serving while nobody reads its standard error; dropped li
     await child.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("main: --origin '*' starts with a warning about cross-site WebSocket hijacking", async () => {
+  await using relay = await spawnRelay(["--origin", "*"]);
+  const warning = await relay.waitForLog((e) => /WARNING/.test(String(e.line)));
+  assertStringIncludes(String(warning.line), "--origin *");
+  assertStringIncludes(String(warning.line), "any web site");
+});

@@ -497,8 +497,10 @@ Deno.test("origin allow-list is checked before the upgrade", async () => {
   });
   await withRelay({ allowNoOrigin: false, origins: ["https://chat.example"] }, async (t) => {
     assertEquals((await t.raw()).status, 403);
-    assertEquals((await t.raw({ headers: { Origin: t.relay.url } })).status, 403);
+    // A listed origin adds to the relay's own, which stays allowed.
+    assertEquals((await t.raw({ headers: { Origin: t.relay.url } })).status, 101);
     assertEquals((await t.raw({ headers: { Origin: "https://chat.example" } })).status, 101);
+    assertEquals((await t.raw({ headers: { Origin: "https://evil.example" } })).status, 403);
   });
   await withRelay({ origins: ["*"] }, async (t) => {
     assertEquals((await t.raw({ headers: { Origin: "https://any.example" } })).status, 101);
@@ -688,4 +690,107 @@ Deno.test("aborting the signal closes the relay", async () => {
   assertEquals((await c.expectClose()).code, 1001);
   await c.close();
   await relay.close();
+});
+
+/** A raw HTTP/1.1 GET with exactly these headers (fetch cannot set Host); status and body. */
+async function rawGet(port: number, path: string, headers: Record<string, string>) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const head = [`GET ${path} HTTP/1.1`, "Connection: close"]
+    .concat(Object.entries(headers).map(([k, v]) => `${k}: ${v}`));
+  await conn.write(new TextEncoder().encode(head.join("\r\n") + "\r\n\r\n"));
+  const text = await new Response(conn.readable).text();
+  return { status: Number(text.split(" ")[1]), body: text.slice(text.indexOf("\r\n\r\n") + 4) };
+}
+
+Deno.test("HTTP routes answer only the relay's own host names and IP addresses (DNS rebinding)", async () => {
+  await withRelay(
+    { origins: ["https://chat.example.com"], serverNames: ["relay.example.net"] },
+    async (t) => {
+      const port = t.relay.port;
+      for (const path of ["/metrics", "/api/users", "/healthz"]) {
+        // A page of evil.example whose name now resolves to 127.0.0.1 sends its own name.
+        for (
+          const host of [`evil.example:${port}`, "evil.example", `127.0.0.1.evil.example:${port}`]
+        ) {
+          assertEquals((await rawGet(port, path, { Host: host })).status, 421, `${path} ${host}`);
+        }
+        for (
+          const host of [
+            `127.0.0.1:${port}`,
+            `localhost:${port}`,
+            `LocalHost.:${port}`,
+            `[::1]:${port}`,
+            "10.1.2.3:8080",
+            "[fe80::1]",
+            "chat.example.com", // the host of an allowed origin
+            "relay.example.net:443", // a served name
+          ]
+        ) {
+          assertEquals((await rawGet(port, path, { Host: host })).status, 200, `${path} ${host}`);
+        }
+      }
+      assertEquals(await metric(t.relay, 'layimws_frames_refused_total{reason="host"}'), 9);
+    },
+  );
+});
+
+Deno.test("/metrics behind a bearer token", async () => {
+  await withRelay({ metrics: { token: "s3cret-metrics-token" } }, async (t) => {
+    const url = t.relay.url + "/metrics";
+    const none = await fetch(url);
+    assertEquals([none.status, none.headers.get("www-authenticate")], [
+      401,
+      'Bearer realm="metrics"',
+    ]);
+    await none.body?.cancel();
+    for (
+      const header of ["Bearer wrong", "Bearer s3cret-metrics-toke", "Basic s3cret-metrics-token"]
+    ) {
+      const res = await fetch(url, { headers: { authorization: header } });
+      assertEquals(res.status, 401, header);
+      await res.body?.cancel();
+    }
+    const ok = await fetch(url, { headers: { authorization: "Bearer s3cret-metrics-token" } });
+    assertEquals(ok.status, 200);
+    assertStringIncludes(await ok.text(), "layimws_connections_open");
+  });
+});
+
+Deno.test("/metrics on its own listener: not on the public one", async () => {
+  await withRelay({ metrics: { port: 0 } }, async (t) => {
+    const pub = await fetch(t.relay.url + "/metrics");
+    assertEquals(pub.status, 404);
+    await pub.body?.cancel();
+    assert(t.relay.metricsUrl !== undefined && t.relay.metricsUrl !== t.relay.url + "/metrics");
+    const own = await fetch(t.relay.metricsUrl);
+    assertEquals(own.status, 200);
+    assertStringIncludes(await own.text(), "layimws_connections_open");
+    const other = await fetch(t.relay.metricsUrl.replace(/metrics$/, "api/users"));
+    assertEquals(other.status, 404);
+    await other.body?.cancel();
+  });
+});
+
+Deno.test("the web root serves only the page's files: no deno.json, tests, sources or docs", async () => {
+  await withRelay({ webRoot: undefined }, async (t) => {
+    for (const path of ["/", "/index.html", "/app.js", "/layim.css", "/avatars/1001.svg"]) {
+      const res = await fetch(t.relay.url + path);
+      assertEquals(res.status, 200, path);
+      await res.body?.cancel();
+    }
+    for (
+      const path of [
+        "/deno.json",
+        "/chat_test.ts",
+        "/testing.ts",
+        "/layui.d.ts",
+        "/README.md",
+        "/CHAT_TEST.TS",
+      ]
+    ) {
+      const res = await fetch(t.relay.url + path);
+      assertEquals(res.status, 404, path);
+      await res.body?.cancel();
+    }
+  });
 });
