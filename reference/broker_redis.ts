@@ -2,10 +2,20 @@
  * A broker that carries deliveries between relays over Redis pub/sub: one channel per user,
  * subscribed while this relay holds a session of that user.
  *
- * Local sessions are written directly (so they keep working while Redis is down); the
- * message is also published for the other relays, and this relay ignores its own copy.
- * `PUBLISH`'s receiver count, less this relay's own subscription, counts the other relays
- * that hold the user: 0 everywhere means offline.
+ * Local sessions are written directly (so they keep working while Redis is down, and such a
+ * message is acknowledged at once); the message is also published for the other relays, and
+ * this relay ignores its own copy. When no local session took it, the outcome waits for
+ * `PUBLISH`'s receiver count, less this relay's own subscription: 0 everywhere means offline.
+ *
+ * Redis is watched, not trusted: a health check (`TIME` on the publishing connection, `PING` on
+ * the subscribing one) runs every `timeoutMs / 2` and Redis counts as down as soon as a check or
+ * a publication is not answered within `timeoutMs` — a stopped or hung server (`SIGSTOP`) is
+ * down within 1.5 × `timeoutMs`, and no sender waits longer than `timeoutMs` for an outcome.
+ * A publication runs as a script that publishes only if Redis executes it within
+ * `timeoutMs / 2` of its sending (by Redis's clock, whose offset the health check measures): a
+ * message answered `unavailable` after a timeout is not delivered later by a server that wakes
+ * up. Identify never waits on a broker that is down, and waits at most `timeoutMs` on one that
+ * is up.
  *
  * @module
  */
@@ -20,11 +30,16 @@ export interface RedisBrokerOptions {
   prefix?: string;
   /** Longest wait between reconnect attempts. */
   maxBackoffMs?: number;
+  /** How long Redis may take to answer before it counts as down (default 1000 ms). */
+  timeoutMs?: number;
 }
+
+/** The default of {@linkcode RedisBrokerOptions.timeoutMs}. */
+export const REDIS_TIMEOUT_MS = 1000;
 
 /** A {@linkcode Broker} backed by Redis, with a way to wait until it is connected. */
 export interface RedisBroker extends Broker {
-  /** Resolves once both Redis connections are ready (at once when they are). */
+  /** Resolves once both Redis connections are ready and healthy (at once when they are). */
   whenUp(): Promise<void>;
 }
 
@@ -42,19 +57,54 @@ export function redisBroker(
 
 type Client = ReturnType<typeof createClient>;
 
+// Publishes ARGV[2] on channel ARGV[1] unless Redis runs it after ARGV[3] (ms, Redis clock).
+const PUBLISH_BEFORE = `local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 > tonumber(ARGV[3]) then return -1 end
+return redis.call('PUBLISH', ARGV[1], ARGV[2])`;
+
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Health checks allowed in flight at once: a hung server is not sent a growing pile of them.
+const MAX_CHECKS_IN_FLIGHT = 3;
+
+/** Resolves with `promise`'s value, or with `timedOut` once `ms` have passed. */
+function within<T, U>(promise: Promise<T>, ms: number, timedOut: U): Promise<T | U> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<U>((resolve) => timer = setTimeout(() => resolve(timedOut), ms)),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const TIMED_OUT = Symbol("timed out");
+
 class RedisPubSubBroker implements RedisBroker {
   #node: string;
   #prefix: string;
   #logger: Logger;
   #deliverLocal: DeliverLocal;
+  #timeout: number;
   // Publishes fail at once while disconnected instead of queueing: a queued message would
   // arrive late or twice, and the sender is owed an answer now (`undelivered: unavailable`).
   #pub: Client;
   // The subscriber keeps node-redis's offline queue: (un)subscribing is state to restore.
   #sub: Client;
-  // Users whose SUBSCRIBE Redis has confirmed: PUBLISH counts this relay for them.
-  #confirmed = new Set<string>();
+  // Users with a session here: Redis counts this relay among their channel's receivers.
   #wanted = new Set<string>();
+  // Users whose UNSUBSCRIBE is not yet confirmed: Redis may still count this relay.
+  #leaving = new Map<string, number>();
+  // Publications whose receiver count may include this relay: seq → whose copy came back.
+  #echoes = new Map<number, boolean>();
+  #seq = 0;
+  #healthy = false;
+  #checks = 0;
+  #healthTimer: ReturnType<typeof setTimeout> | undefined;
+  // Redis's clock minus performance.now(), in ms, from the last health check.
+  #offset = 0;
+  #script = "";
   #state: "up" | "down" = "down";
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -69,6 +119,7 @@ class RedisPubSubBroker implements RedisBroker {
     this.#prefix = options.prefix ?? "layimws:user:";
     this.#logger = options.logger ?? silentLogger;
     this.#deliverLocal = deliverLocal;
+    this.#timeout = options.timeoutMs ?? REDIS_TIMEOUT_MS;
     const maxBackoff = options.maxBackoffMs ?? 1000;
     const socket = {
       connectTimeout: 2000,
@@ -78,12 +129,13 @@ class RedisPubSubBroker implements RedisBroker {
     this.#sub = createClient({ url, socket });
     for (const client of [this.#pub, this.#sub]) {
       // An unhandled "error" event would crash the process; state changes are logged below.
-      client.on("error", () => this.#update());
-      client.on("ready", () => this.#update());
-      client.on("end", () => this.#update());
-      client.on("reconnecting", () => this.#update());
-      client.connect().catch(() => this.#update());
+      client.on("error", () => this.#update("disconnected"));
+      client.on("ready", () => this.#check());
+      client.on("end", () => this.#update("disconnected"));
+      client.on("reconnecting", () => this.#update("disconnected"));
+      client.connect().catch(() => this.#update("disconnected"));
     }
+    sha1(PUBLISH_BEFORE).then((sha) => this.#script = sha);
   }
 
   get state(): "up" | "down" {
@@ -94,28 +146,59 @@ class RedisPubSubBroker implements RedisBroker {
     return this.#state === "up" ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
   }
 
-  #update(): void {
-    const state = !this.#closed && this.#pub.isReady && this.#sub.isReady ? "up" : "down";
+  #update(reason: string): void {
+    if (reason !== "healthy") this.#healthy = false;
+    const ready = this.#pub.isReady && this.#sub.isReady;
+    const state = !this.#closed && ready && this.#healthy ? "up" : "down";
     if (state === this.#state) return;
     this.#state = state;
-    this.#logger.event("broker", { state, users: this.#wanted.size });
-    if (state === "up") {
-      // node-redis has resubscribed by the time it is ready.
-      for (const user of this.#wanted) this.#confirmed.add(user);
-      for (const resolve of this.#waiters.splice(0)) resolve();
-    } else {
-      this.#confirmed.clear();
-    }
+    this.#logger.event("broker", {
+      state,
+      reason: state === "up" ? undefined : reason,
+      users: this.#wanted.size,
+    });
+    if (state === "up") { for (const resolve of this.#waiters.splice(0)) resolve(); }
+  }
+
+  /** One health check now, then one every `timeoutMs / 2` while the broker is open. */
+  #check(): void {
+    clearTimeout(this.#healthTimer);
+    if (this.#closed) return;
+    this.#healthTimer = setTimeout(() => this.#check(), this.#timeout / 2);
+    if (!this.#pub.isReady || !this.#sub.isReady || this.#checks >= MAX_CHECKS_IN_FLIGHT) return;
+    this.#checks++;
+    const sent = performance.now();
+    // The PING on the subscriber comes back after every SUBSCRIBE sent before it, so "up" also
+    // means every wanted channel is subscribed (node-redis resubscribes before "ready").
+    const round = Promise.all([this.#pub.time(), this.#sub.ping()]);
+    within(round, this.#timeout, TIMED_OUT).then(
+      (result) => {
+        if (result === TIMED_OUT) return this.#update("timeout");
+        const now = performance.now();
+        const [seconds, micros] = result[0] as unknown as [string, string];
+        this.#offset = Number(seconds) * 1000 + Number(micros) / 1000 - (sent + now) / 2;
+        this.#healthy = true;
+        this.#update("healthy");
+      },
+      () => this.#update("disconnected"),
+    ).finally(() => this.#checks--);
+    round.catch(() => {}); // a late failure after the timeout
   }
 
   #listener = (message: string, channel: string): void => {
     const a = message.indexOf("\n");
     const b = message.indexOf("\n", a + 1);
-    if (a < 0 || b < 0 || message.slice(0, a) === this.#node) return;
+    const c = message.indexOf("\n", b + 1);
+    if (a < 0 || b < 0 || c < 0) return;
+    if (message.slice(0, a) === this.#node) {
+      const seq = Number(message.slice(a + 1, b));
+      if (this.#echoes.has(seq)) this.#echoes.set(seq, true);
+      return;
+    }
     this.#deliverLocal({
       to: channel.slice(this.#prefix.length),
-      origin: message.slice(a + 1, b),
-      data: message.slice(b + 1),
+      origin: message.slice(b + 1, c),
+      data: message.slice(c + 1),
     });
   };
 
@@ -125,38 +208,94 @@ class RedisPubSubBroker implements RedisBroker {
       if (local > 0) return local;
       throw new BrokerUnavailable("redis is unavailable");
     }
+    const seq = ++this.#seq;
     // Node and session ids hold no newline, so a plain join needs no second JSON encoding.
-    const message = `${this.#node}\n${env.origin}\n${env.data}`;
-    const self = this.#confirmed.has(env.to) ? 1 : 0;
-    return this.#pub.publish(this.#prefix + env.to, message).then(
-      (receivers) => local + Math.max(0, receivers - self),
-      () => {
-        if (local > 0) return local;
-        throw new BrokerUnavailable("redis is unavailable");
-      },
-    );
+    const message = `${this.#node}\n${seq}\n${env.origin}\n${env.data}`;
+    const deadline = Math.floor(performance.now() + this.#offset + this.#timeout / 2);
+    // Redis may count this relay only while it is subscribed to the recipient, or leaving.
+    const maybeSelf = this.#wanted.has(env.to) || this.#leaving.has(env.to);
+    if (maybeSelf && local === 0) this.#echoes.set(seq, false);
+    const sent = this.#run(this.#prefix + env.to, message, deadline);
+    if (local > 0) {
+      // Handed to a session here: acknowledged now; the other relays get it as they can.
+      sent.catch(() => {});
+      return local;
+    }
+    return within(sent, this.#timeout, TIMED_OUT).then(async (receivers) => {
+      if (receivers === TIMED_OUT) {
+        this.#update("timeout");
+        this.#late(sent, seq);
+        throw new BrokerUnavailable("redis did not answer in time");
+      }
+      if (receivers < 0) throw new BrokerUnavailable("redis ran the publication too late");
+      if (!this.#echoes.has(seq)) return receivers;
+      const self = await this.#ownCopy(seq);
+      return receivers - self;
+    }, (error) => {
+      this.#echoes.delete(seq);
+      throw new BrokerUnavailable("redis is unavailable", { cause: error });
+    });
   }
 
-  subscribe(userId: string): Promise<void> {
+  #run(channel: string, message: string, deadline: number): Promise<number> {
+    const args = [channel, message, String(deadline)];
+    const run = this.#script
+      ? this.#pub.evalSha(this.#script, { arguments: args }).catch((error) => {
+        // A restarted Redis has an empty script cache: EVAL loads it again.
+        if (!String(error?.message).startsWith("NOSCRIPT")) throw error;
+        return this.#pub.eval(PUBLISH_BEFORE, { arguments: args });
+      })
+      : this.#pub.eval(PUBLISH_BEFORE, { arguments: args });
+    return run as Promise<number>;
+  }
+
+  /**
+   * Whether this relay's own subscription received publication `seq` (1) or not (0): a PING on
+   * the subscriber, sent after PUBLISH's reply, comes back after any copy Redis pushed.
+   */
+  async #ownCopy(seq: number): Promise<number> {
+    const pong = await within(this.#sub.ping(), this.#timeout, TIMED_OUT).catch(() => TIMED_OUT);
+    const echoed = this.#echoes.get(seq);
+    this.#echoes.delete(seq);
+    if (pong === TIMED_OUT) {
+      this.#update("timeout");
+      throw new BrokerUnavailable("redis did not answer in time");
+    }
+    return echoed ? 1 : 0;
+  }
+
+  /** A publication answered `unavailable` that Redis still runs: logged if it was delivered. */
+  #late(sent: Promise<number>, seq: number): void {
+    sent.then((receivers) => {
+      this.#echoes.delete(seq);
+      if (receivers > 0) this.#logger.event("broker-late-delivery", { receivers });
+    }, () => this.#echoes.delete(seq));
+  }
+
+  subscribe(userId: string): void | Promise<void> {
     this.#wanted.add(userId);
-    return this.#sub.subscribe(this.#prefix + userId, this.#listener).then(
-      () => {
-        if (this.#wanted.has(userId)) this.#confirmed.add(userId);
-      },
-      // While Redis is down the subscription is restored on reconnect.
-      () => {},
-    );
+    // While Redis is down the subscription is restored on reconnect.
+    const subscribed = this.#sub.subscribe(this.#prefix + userId, this.#listener).catch(() => {});
+    if (this.#state !== "up") return;
+    return within(subscribed, this.#timeout, TIMED_OUT).then((result) => {
+      if (result === TIMED_OUT) this.#update("timeout");
+    });
   }
 
   unsubscribe(userId: string): void {
     this.#wanted.delete(userId);
-    this.#confirmed.delete(userId);
-    this.#sub.unsubscribe(this.#prefix + userId, this.#listener).catch(() => {});
+    this.#leaving.set(userId, (this.#leaving.get(userId) ?? 0) + 1);
+    this.#sub.unsubscribe(this.#prefix + userId, this.#listener).catch(() => {}).finally(() => {
+      const n = this.#leaving.get(userId)! - 1;
+      if (n === 0) this.#leaving.delete(userId);
+      else this.#leaving.set(userId, n);
+    });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#update();
+    clearTimeout(this.#healthTimer);
+    this.#update("closed");
     await Promise.allSettled([this.#pub.close(), this.#sub.close()]);
   }
 }

@@ -63,7 +63,10 @@ async function main(): Promise<void> {
       logger,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
-        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, { logger })
+        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, {
+          logger,
+          timeoutMs: config.redisTimeoutMs,
+        })
         : undefined,
     });
   } catch (error) {

@@ -3,14 +3,19 @@ import { runConformance } from "../conformance/mod.ts";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { TestClient } from "../testing/net.ts";
 import { startRedis } from "../testing/redis.ts";
+import { waitFor } from "../testing/wait.ts";
 import { type RelayProcess, spawnRelay } from "../testing/relay_process.ts";
 
 const brokerUp = (e: Record<string, unknown>) => e.event === "broker" && e.state === "up";
 const brokerDown = (e: Record<string, unknown>) => e.event === "broker" && e.state === "down";
 
-async function nodes(redisUrl: string, count: number): Promise<RelayProcess[]> {
+async function nodes(
+  redisUrl: string,
+  count: number,
+  args: string[] = [],
+): Promise<RelayProcess[]> {
   const relays = await Promise.all(
-    Array.from({ length: count }, () => spawnRelay(["--redis", redisUrl, "--no-web"])),
+    Array.from({ length: count }, () => spawnRelay(["--redis", redisUrl, "--no-web", ...args])),
   );
   await Promise.all(relays.map((r) => r.waitForLog(brokerUp)));
   return relays;
@@ -97,6 +102,12 @@ Deno.test("multi-node: Redis outage answers unavailable, keeps local delivery, r
     a.send(message("out-a", "out-c", "local", "r2"));
     assertEquals((await a.nextJson()).type, "ack");
     assertEquals((await c.nextJson()).content, "local");
+    // Identify does not wait for Redis: ready at once, reachable here at once.
+    const d = await v1(one.wsUrl, "out-d");
+    clients.push(d);
+    a.send(message("out-a", "out-d", "local too", "r2d"));
+    assertEquals((await a.nextJson()).type, "ack");
+    assertEquals((await d.nextJson()).content, "local too");
 
     const restarted = performance.now();
     const up = [one.log.length, two.log.length];
@@ -107,6 +118,10 @@ Deno.test("multi-node: Redis outage answers unavailable, keeps local delivery, r
     a.send(message("out-a", "out-b", "after the outage", "r3"));
     assertEquals((await a.nextJson()).type, "ack");
     assertEquals((await b.nextJson()).content, "after the outage");
+    // The session that identified during the outage is subscribed now.
+    b.send(message("out-b", "out-d", "from the other relay", "r4"));
+    assertEquals((await b.nextJson()).type, "ack");
+    assertEquals((await d.nextJson()).content, "from the other relay");
     const resumedMs = Math.round(performance.now() - restarted);
     console.log(`cross-node delivery resumed ${resumedMs} ms after Redis restarted`);
     // Nothing from the outage arrives late or twice.
@@ -141,6 +156,56 @@ Deno.test("multi-node: an id with a lone surrogate never reaches the user whose 
     assertEquals((await victim.nextJson()).content, "for the victim");
     await victim.expectSilence(200);
   } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all([one.stop(), two.stop()]);
+  }
+});
+
+Deno.test("multi-node: a paused Redis (SIGSTOP) holds no identify and no sender beyond its bound; nothing arrives late or twice after it resumes", async () => {
+  await using redis = await startRedis();
+  const timeout = 300;
+  const [one, two] = await nodes(redis.url, 2, ["--redis-timeout", String(timeout)]);
+  const clients: TestClient[] = [];
+  try {
+    const a = await v1(one.wsUrl, "hung-a");
+    const c = await v1(one.wsUrl, "hung-c");
+    const b = await v1(two.wsUrl, "hung-b");
+    clients.push(a, b, c);
+    const mark = one.log.length;
+    redis.pause();
+    const paused = performance.now();
+    // Not yet known to be down: the sender still gets its answer within the timeout.
+    a.send(message("hung-a", "hung-b", "during the pause", "r1"));
+    assertEquals(await a.nextJson(timeout + 1000), {
+      type: "undelivered",
+      ref: "r1",
+      to: "hung-b",
+      reason: "unavailable",
+    });
+    await one.waitForLog(brokerDown, mark, 1.5 * timeout + 1000);
+    console.log(
+      `relay saw the paused Redis as down after ${Math.round(performance.now() - paused)} ms`,
+    );
+    const d = await v1(one.wsUrl, "hung-d"); // ready at once, not after the pause
+    clients.push(d);
+    a.send(message("hung-a", "hung-c", "local", "r2"));
+    assertEquals((await a.nextJson()).type, "ack");
+    assertEquals((await c.nextJson()).content, "local");
+    a.send(message("hung-a", "hung-b", "still paused", "r3"));
+    assertEquals((await a.nextJson()).reason, "unavailable");
+    const up = one.log.length;
+    redis.resume();
+    await one.waitForLog(brokerUp, up, 5000);
+    // Relay two had no traffic: whether a health check of its own timed out depends on timing.
+    await waitFor(async () => (await (await fetch(`${two.url}/healthz`)).json()).broker === "up");
+    a.send(message("hung-a", "hung-b", "after the pause", "r4"));
+    assertEquals((await a.nextJson()).type, "ack");
+    // The publication of the pause ran past its deadline: it reached nobody.
+    assertEquals((await b.nextJson()).content, "after the pause");
+    await b.expectSilence(300);
+    await d.expectSilence(50);
+  } finally {
+    redis.resume();
     await Promise.all(clients.map((c) => c.close()));
     await Promise.all([one.stop(), two.stop()]);
   }

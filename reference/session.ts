@@ -25,7 +25,7 @@ import {
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import type { Directory, DirectoryUser } from "./directory.ts";
 import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
-import { TokenBucket, tooLarge } from "./limits.ts";
+import { TokenBucket, tooLarge, utf8Length } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Refusals } from "./refusals.ts";
@@ -117,6 +117,7 @@ export class ClientSession implements Session, SessionEvents {
   #queuedBytes = 0;
   // Frames for this session while the broker subscribes it: v1 `ready` must come first.
   #held: string[] | undefined;
+  #heldBytes = 0;
   #ended!: () => void;
 
   /**
@@ -153,11 +154,16 @@ export class ClientSession implements Session, SessionEvents {
     return this.#state;
   }
 
-  /** Writes a text frame; a peer that stops reading is closed once its unsent bytes pass the cap. */
+  /**
+   * Writes a text frame; a peer that stops reading is closed once its unsent bytes pass the cap.
+   * Frames held until `ready` count against the same cap: they are this session's send buffer.
+   */
   send(text: string): void {
     if (this.#state === "closed") return;
     if (this.#held) {
-      this.#held.push(text);
+      this.#heldBytes += utf8Length(text);
+      if (this.#heldBytes > this.#maxBuffered) this.close(CloseCode.slowConsumer, "slow consumer");
+      else this.#held.push(text);
       return;
     }
     const transport = this.#transport;
@@ -325,7 +331,9 @@ export class ClientSession implements Session, SessionEvents {
     this.#gauges();
     if (subscribed) {
       this.#held = [];
+      // The broker bounds the wait (a broker that is down or hung answers within its timeout).
       subscribed.then(() => {
+        if (this.#state !== "identified") return;
         const held = this.#held!;
         this.#held = undefined;
         this.#ready(id, entry);
