@@ -62,11 +62,6 @@ const PUBLISH_BEFORE = `local t = redis.call('TIME')
 if tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 > tonumber(ARGV[3]) then return -1 end
 return redis.call('PUBLISH', ARGV[1], ARGV[2])`;
 
-async function sha1(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 // Health checks allowed in flight at once: a hung server is not sent a growing pile of them.
 const MAX_CHECKS_IN_FLIGHT = 3;
 
@@ -80,6 +75,13 @@ function within<T, U>(promise: Promise<T>, ms: number, timedOut: U): Promise<T |
 }
 
 const TIMED_OUT = Symbol("timed out");
+
+/** A publication waiting for its reply. */
+interface Pending {
+  readonly at: number;
+  resolve(receivers: number | typeof TIMED_OUT): void;
+  done: boolean;
+}
 
 class RedisPubSubBroker implements RedisBroker {
   #node: string;
@@ -105,6 +107,11 @@ class RedisPubSubBroker implements RedisBroker {
   // Redis's clock minus performance.now(), in ms, from the last health check.
   #offset = 0;
   #script = "";
+  #scriptLoaded = false;
+  // Publications waiting for their reply, oldest first from #head; one timer for them all.
+  #pending: Pending[] = [];
+  #head = 0;
+  #sweep: ReturnType<typeof setTimeout> | undefined;
   #state: "up" | "down" = "down";
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -135,7 +142,6 @@ class RedisPubSubBroker implements RedisBroker {
       client.on("reconnecting", () => this.#update("disconnected"));
       client.connect().catch(() => this.#update("disconnected"));
     }
-    sha1(PUBLISH_BEFORE).then((sha) => this.#script = sha);
   }
 
   get state(): "up" | "down" {
@@ -148,6 +154,8 @@ class RedisPubSubBroker implements RedisBroker {
 
   #update(reason: string): void {
     if (reason !== "healthy") this.#healthy = false;
+    // A reconnected Redis may be a restarted one, with an empty script cache.
+    if (reason === "disconnected" || reason === "script missing") this.#scriptLoaded = false;
     const ready = this.#pub.isReady && this.#sub.isReady;
     const state = !this.#closed && ready && this.#healthy ? "up" : "down";
     if (state === this.#state) return;
@@ -170,7 +178,7 @@ class RedisPubSubBroker implements RedisBroker {
     const sent = performance.now();
     // The PING on the subscriber comes back after every SUBSCRIBE sent before it, so "up" also
     // means every wanted channel is subscribed (node-redis resubscribes before "ready").
-    const round = Promise.all([this.#pub.time(), this.#sub.ping()]);
+    const round = Promise.all([this.#pub.time(), this.#sub.ping(), this.#loadScript()]);
     within(round, this.#timeout, TIMED_OUT).then(
       (result) => {
         if (result === TIMED_OUT) return this.#update("timeout");
@@ -183,6 +191,12 @@ class RedisPubSubBroker implements RedisBroker {
       () => this.#update("disconnected"),
     ).finally(() => this.#checks--);
     round.catch(() => {}); // a late failure after the timeout
+  }
+
+  async #loadScript(): Promise<void> {
+    if (this.#scriptLoaded) return;
+    this.#script = await this.#pub.scriptLoad(PUBLISH_BEFORE);
+    this.#scriptLoaded = true;
   }
 
   #listener = (message: string, channel: string): void => {
@@ -211,17 +225,25 @@ class RedisPubSubBroker implements RedisBroker {
     const seq = ++this.#seq;
     // Node and session ids hold no newline, so a plain join needs no second JSON encoding.
     const message = `${this.#node}\n${seq}\n${env.origin}\n${env.data}`;
-    const deadline = Math.floor(performance.now() + this.#offset + this.#timeout / 2);
-    // Redis may count this relay only while it is subscribed to the recipient, or leaving.
-    const maybeSelf = this.#wanted.has(env.to) || this.#leaving.has(env.to);
-    if (maybeSelf && local === 0) this.#echoes.set(seq, false);
-    const sent = this.#run(this.#prefix + env.to, message, deadline);
+    const channel = this.#prefix + env.to;
     if (local > 0) {
       // Handed to a session here: acknowledged now; the other relays get it as they can.
-      sent.catch(() => {});
+      this.#pub.publish(channel, message).catch(() => {});
       return local;
     }
-    return within(sent, this.#timeout, TIMED_OUT).then(async (receivers) => {
+    // Redis may count this relay only while it is subscribed to the recipient, or leaving.
+    if (this.#wanted.has(env.to) || this.#leaving.has(env.to)) this.#echoes.set(seq, false);
+    const at = performance.now();
+    const deadline = Math.floor(at + this.#offset + this.#timeout / 2);
+    const sent = this.#pub.sendCommand([
+      "EVALSHA",
+      this.#script,
+      "0",
+      channel,
+      message,
+      String(deadline),
+    ]) as Promise<number>;
+    return this.#answer(sent, at).then(async (receivers) => {
       if (receivers === TIMED_OUT) {
         this.#update("timeout");
         this.#late(sent, seq);
@@ -229,24 +251,68 @@ class RedisPubSubBroker implements RedisBroker {
       }
       if (receivers < 0) throw new BrokerUnavailable("redis ran the publication too late");
       if (!this.#echoes.has(seq)) return receivers;
-      const self = await this.#ownCopy(seq);
-      return receivers - self;
+      return receivers - await this.#ownCopy(seq);
     }, (error) => {
       this.#echoes.delete(seq);
+      // A script cache emptied under a running relay (SCRIPT FLUSH): the next check reloads it.
+      if (String(error?.message).startsWith("NOSCRIPT")) this.#update("script missing");
       throw new BrokerUnavailable("redis is unavailable", { cause: error });
     });
   }
 
-  #run(channel: string, message: string, deadline: number): Promise<number> {
-    const args = [channel, message, String(deadline)];
-    const run = this.#script
-      ? this.#pub.evalSha(this.#script, { arguments: args }).catch((error) => {
-        // A restarted Redis has an empty script cache: EVAL loads it again.
-        if (!String(error?.message).startsWith("NOSCRIPT")) throw error;
-        return this.#pub.eval(PUBLISH_BEFORE, { arguments: args });
-      })
-      : this.#pub.eval(PUBLISH_BEFORE, { arguments: args });
-    return run as Promise<number>;
+  /**
+   * `sent`'s reply, or {@linkcode TIMED_OUT} once `timeoutMs` have passed since `at`. Replies
+   * come back in the order publications were sent, so one timer, armed for the oldest pending
+   * publication, serves them all.
+   */
+  #answer(sent: Promise<number>, at: number): Promise<number | typeof TIMED_OUT> {
+    return new Promise((resolve, reject) => {
+      const entry: Pending = { at, resolve, done: false };
+      this.#pending.push(entry);
+      this.#armSweep();
+      sent.then((n) => {
+        if (entry.done) return;
+        entry.done = true;
+        this.#dropDone();
+        resolve(n);
+      }, (error) => {
+        if (entry.done) return;
+        entry.done = true;
+        this.#dropDone();
+        reject(error);
+      });
+    });
+  }
+
+  #dropDone(): void {
+    const pending = this.#pending;
+    while (this.#head < pending.length && pending[this.#head].done) this.#head++;
+    if (this.#head === pending.length) {
+      pending.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > pending.length) {
+      pending.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #armSweep(): void {
+    if (this.#sweep !== undefined || this.#head === this.#pending.length) return;
+    const wait = this.#pending[this.#head].at + this.#timeout - performance.now();
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      const now = performance.now();
+      for (let i = this.#head; i < this.#pending.length; i++) {
+        const entry = this.#pending[i];
+        if (entry.at + this.#timeout > now) break;
+        if (!entry.done) {
+          entry.done = true;
+          entry.resolve(TIMED_OUT);
+        }
+      }
+      this.#dropDone();
+      this.#armSweep();
+    }, Math.max(0, wait));
   }
 
   /**
@@ -295,6 +361,7 @@ class RedisPubSubBroker implements RedisBroker {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#healthTimer);
+    clearTimeout(this.#sweep);
     this.#update("closed");
     await Promise.allSettled([this.#pub.close(), this.#sub.close()]);
   }
