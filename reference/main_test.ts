@@ -21,6 +21,9 @@ Deno.test("main: serves the page and the relay, then exits 0 on SIGTERM after cl
   assertEquals(ready.type, "ready");
   const metrics = await (await fetch(relay.url + "/metrics")).text();
   assertMatch(metrics, /layimws_sessions_open 1/);
+  // With the serve task's permissions too (Deno opens /proc/self/status only to -A).
+  const rss = Number(metrics.match(/^process_resident_memory_bytes (\d+)$/m)?.[1]);
+  assert(rss > 10 * 1024 * 1024, `process_resident_memory_bytes ${rss}`);
   const users = await (await fetch(relay.url + "/api/users")).json();
   assert(users.users.length > 0, "the demo directory is loaded");
   const stopped = relay.stop();

@@ -13,10 +13,27 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 
 let processRegistry: Registry | undefined;
 
+// prom-client reads these from /proc/self/status on Linux, which Deno opens only to a process
+// with every permission: without it they read 0. The resident size is asked of Deno instead.
+const FROM_PROC = [
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+];
+
 function processMetrics(): Registry {
   if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    const registry = processRegistry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    for (const name of FROM_PROC) registry.removeSingleMetric(name);
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers: [registry],
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
   }
   return processRegistry;
 }
