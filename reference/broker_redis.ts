@@ -113,6 +113,9 @@ class RedisPubSubBroker implements RedisBroker {
   #head = 0;
   #sweep: ReturnType<typeof setTimeout> | undefined;
   #state: "up" | "down" = "down";
+  #wasUp = false;
+  #rejoinMs: number;
+  #unsureUntil = 0;
   #waiters: (() => void)[] = [];
   #closed = false;
 
@@ -128,6 +131,8 @@ class RedisPubSubBroker implements RedisBroker {
     this.#deliverLocal = deliverLocal;
     this.#timeout = options.timeoutMs ?? REDIS_TIMEOUT_MS;
     const maxBackoff = options.maxBackoffMs ?? 1000;
+    // Another live relay is back within its longest backoff and one health check.
+    this.#rejoinMs = maxBackoff + this.#timeout;
     const socket = {
       connectTimeout: 2000,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxBackoff),
@@ -165,7 +170,13 @@ class RedisPubSubBroker implements RedisBroker {
       reason: state === "up" ? undefined : reason,
       users: this.#wanted.size,
     });
-    if (state === "up") { for (const resolve of this.#waiters.splice(0)) resolve(); }
+    if (state === "up") {
+      // Back after an outage (not the first connection): the other relays may still be
+      // reconnecting and resubscribing, so for a while nobody subscribed is no proof of offline.
+      if (this.#wasUp) this.#unsureUntil = performance.now() + this.#rejoinMs;
+      this.#wasUp = true;
+      for (const resolve of this.#waiters.splice(0)) resolve();
+    }
   }
 
   /** One health check now, then one every `timeoutMs / 2` while the broker is open. */
@@ -250,8 +261,11 @@ class RedisPubSubBroker implements RedisBroker {
         throw new BrokerUnavailable("redis did not answer in time");
       }
       if (receivers < 0) throw new BrokerUnavailable("redis ran the publication too late");
-      if (!this.#echoes.has(seq)) return receivers;
-      return receivers - await this.#ownCopy(seq);
+      const others = this.#echoes.has(seq) ? receivers - await this.#ownCopy(seq) : receivers;
+      if (others === 0 && performance.now() < this.#unsureUntil) {
+        throw new BrokerUnavailable("the other relays may not have resubscribed yet");
+      }
+      return others;
     }, (error) => {
       this.#echoes.delete(seq);
       // A script cache emptied under a running relay (SCRIPT FLUSH): the next check reloads it.

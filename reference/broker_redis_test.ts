@@ -187,3 +187,33 @@ Deno.test("redis broker: a self-send or a user leaving this relay is counted exa
     await b.broker.close();
   }
 });
+
+Deno.test("redis broker: back from an outage, nobody subscribed means unavailable until the other relays had time to resubscribe, then offline", async () => {
+  await using redis = await startRedis();
+  const a = node(redis.url, "A", new Map(), TIMEOUT);
+  try {
+    await a.broker.whenUp();
+    assertEquals(await a.broker.publish({ to: "nobody", origin: "A:s1", data: "m" }), 0);
+    await redis.stop();
+    await until(() => a.broker.state === "down", 1.5 * TIMEOUT + SLACK);
+    await redis.start();
+    await a.broker.whenUp();
+    const back = performance.now();
+    // Another relay's users have empty channels until it has reconnected (backoff 100 ms here,
+    // plus a health check): that is no proof that they are offline.
+    await assertRejects(
+      async () => await a.broker.publish({ to: "nobody", origin: "A:s1", data: "m" }),
+      BrokerUnavailable,
+    );
+    const offline = () =>
+      Promise.resolve()
+        .then(() => a.broker.publish({ to: "nobody", origin: "A:s1", data: "m" }))
+        .then((n) => n === 0, () => false);
+    assert(await until(offline, 100 + TIMEOUT + SLACK), "never offline again");
+    console.log(
+      `offline answered again ${Math.round(performance.now() - back)} ms after Redis was back`,
+    );
+  } finally {
+    await a.broker.close();
+  }
+});

@@ -23,6 +23,10 @@ export interface RelayProcess extends AsyncDisposable {
   readonly log: Record<string, unknown>[];
   /** SIGTERM, then waits for the process to exit; resolves to its exit status. */
   stop(): Promise<Deno.CommandStatus>;
+  /** Sends `signal` (a crash: SIGKILL; a hang: SIGSTOP) without waiting. */
+  kill(signal: Deno.Signal): void;
+  /** Resolves to the exit status once the process has exited, whatever ended it. */
+  readonly exited: Promise<Deno.CommandStatus>;
 }
 
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -110,6 +114,12 @@ export async function spawnRelay(
       return hit!;
     },
     stop,
+    kill: (signal) => child.kill(signal),
+    exited: (async () => {
+      const status = await child.status;
+      await Promise.all([stderrDone, stdoutDone]);
+      return status;
+    })(),
     async [Symbol.asyncDispose]() {
       await stop();
     },
