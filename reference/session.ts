@@ -82,7 +82,9 @@ export interface SessionContext {
 function refOf(text: string): string | undefined {
   try {
     const ref = JSON.parse(text)?.ref;
-    return typeof ref === "string" && ref.length > 0 && ref.length <= 128 ? ref : undefined;
+    if (typeof ref !== "string" || ref.length === 0 || ref.length > 256) return undefined;
+    // The schemas count code points: up to 128 of them, astral ones included.
+    return [...ref].length <= 128 ? ref : undefined;
   } catch {
     return undefined;
   }

@@ -214,3 +214,15 @@ Deno.test("identifying: what is held for a session until its ready is bounded li
   assert(outcomes.indexOf("offline") > 0 && outcomes.indexOf("offline") < 10, String(outcomes));
   await hub.closeSessions(0);
 });
+
+Deno.test("a refused frame keeps its ref when the ref is valid by code points (65 emoji: 130 UTF-16 units)", () => {
+  const { open } = relay();
+  const [session, transport] = open();
+  const ref = "😀".repeat(65);
+  session.text(message("bob", "early", ref));
+  session.text(JSON.stringify({ mine: { content: 1 }, to: { id: "bob", type: "friend" }, ref }));
+  assertEquals(transport.take().map((f) => [f.code, f.ref]), [
+    ["not_identified", ref],
+    ["invalid_frame", ref],
+  ]);
+});
