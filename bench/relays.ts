@@ -2,7 +2,8 @@
  * The relays under test and how to run each one as a subprocess on a free loopback port: the
  * reference relay (with validation, sender identity, rate limiting and metrics on; the rate
  * limit set above any offered load so it is evaluated but never triggers) and the baselines in
- * `bench/peers/`. A baseline whose runtime is missing is reported as missing, with the reason.
+ * `bench/peers/` (the minimal relay on Deno's WebSocket and on the project's own transport,
+ * Node `ws`, Bun, the seed). A baseline whose runtime is missing is reported as missing, with the reason.
  *
  * @module
  */
@@ -13,10 +14,10 @@ import { until } from "../testing/wait.ts";
 import type { Profile, Target } from "./load.ts";
 
 /** Short names used by `--relays` and in the reports. */
-export type RelayName = "ref" | "min" | "node" | "seed";
+export type RelayName = "ref" | "tcp" | "min" | "node" | "bun" | "seed";
 
 /** All relays, in report order. */
-export const RELAY_NAMES: readonly RelayName[] = ["ref", "min", "node", "seed"];
+export const RELAY_NAMES: readonly RelayName[] = ["ref", "tcp", "min", "node", "bun", "seed"];
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PEERS = `${ROOT}bench/peers/`;
@@ -53,6 +54,19 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
     return { ok: false, out: error instanceof Error ? error.message : String(error) };
   }
 }
+
+/** Installs `bench/peers`' pinned npm packages unless `file` is there; the reason on failure. */
+async function npmPeers(file: string): Promise<string | undefined> {
+  try {
+    Deno.statSync(`${PEERS}node_modules/${file}`);
+    return undefined;
+  } catch {
+    const ci = await run("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PEERS]);
+    return ci.ok ? undefined : `npm ci --prefix bench/peers failed: ${ci.out.split("\n").pop()}`;
+  }
+}
+
+const BUN = `${PEERS}node_modules/.bin/bun`;
 
 /** The limits flags of the reference relay: rate limiting evaluated on every frame, never hit. */
 const REF_FLAGS: readonly string[] = ["--rate", "1000000", "--burst", "1000000"];
@@ -100,6 +114,26 @@ export const RELAYS: Record<RelayName, RelaySpec> = {
       String(port),
     ]],
   },
+  tcp: {
+    name: "tcp",
+    label:
+      "minimal relay on reference/ws (bench/peers/tcp_min_relay.ts; Deno.listen, no validation)",
+    profiles: ["legacy"],
+    path: "/",
+    prepare() {
+      this.version = `deno ${Deno.version.deno}`;
+      return Promise.resolve(undefined);
+    },
+    command: (port, extra) => [Deno.execPath(), [
+      "run",
+      "--allow-net",
+      "--allow-read=/dev/null",
+      ...extra,
+      `${PEERS}tcp_min_relay.ts`,
+      "--port",
+      String(port),
+    ]],
+  },
   node: {
     name: "node",
     label: "Node ws relay (bench/peers/node_ws_relay.mjs, ws@8.23.0)",
@@ -109,15 +143,25 @@ export const RELAYS: Record<RelayName, RelaySpec> = {
       const node = await run("node", ["--version"]);
       if (!node.ok) return `node not found (${node.out})`;
       this.version = `node ${node.out}`;
-      try {
-        Deno.statSync(`${PEERS}node_modules/ws/package.json`);
-      } catch {
-        const ci = await run("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PEERS]);
-        if (!ci.ok) return `npm ci --prefix bench/peers failed: ${ci.out.split("\n").pop()}`;
-      }
-      return undefined;
+      return await npmPeers("ws/package.json");
     },
     command: (port) => ["node", [`${PEERS}node_ws_relay.mjs`, "--port", String(port)]],
+  },
+  bun: {
+    name: "bun",
+    label:
+      "Bun relay (bench/peers/bun_relay.mjs, Bun.serve: uWebSockets inside; bun@1.4.4 from npm)",
+    profiles: ["legacy"],
+    path: "/",
+    async prepare() {
+      const missing = await npmPeers("bun/package.json");
+      if (missing) return missing;
+      const bun = await run(BUN, ["--version"]);
+      if (!bun.ok) return `bun from npm does not run here (${bun.out})`;
+      this.version = `bun ${bun.out}`;
+      return undefined;
+    },
+    command: (port) => [BUN, [`${PEERS}bun_relay.mjs`, "--port", String(port)]],
   },
   seed: {
     name: "seed",

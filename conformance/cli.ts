@@ -7,16 +7,25 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isWebSocketUrl } from "../schemas/protocol.ts";
+import { BaselineError, loadBaseline, makeBaseline } from "./baseline.ts";
+import { DialectError, loadDialect } from "./dialect.ts";
+import {
+  formatBaseline,
+  formatHeader,
+  formatRequirements,
+  formatResult,
+  formatSummary,
+  toJUnit,
+} from "./report.ts";
 import {
   type ConformanceOptions,
-  DialectError,
   listCases,
-  loadDialect,
+  OtherProtocolError,
   runConformance,
   selectCases,
   SetupError,
-} from "./mod.ts";
-import { formatHeader, formatResult, formatSummary, toJUnit } from "./report.ts";
+} from "./run.ts";
 
 const HELP = `Usage: deno task conformance --url ws://HOST:PORT/PATH [options]
 
@@ -26,7 +35,8 @@ Target
   --url URL            WebSocket URL of the server under test (required unless --list)
   --url-b URL          second URL (another relay node) for the receiving clients
   --profile P          auto (default: offer layim-ws.v1, fall back to legacy), legacy or v1
-  --dialect FILE       JSON dialect of a legacy server (see conformance/dialects/)
+  --dialect FILE       JSON dialect of a legacy server (conformance/dialect.schema.json;
+                       examples in conformance/dialects/)
   --origin ORIGIN      Origin header for servers with an origin allow-list
 Auth
   --jwt-secret S       HS256 secret: mint a token per random user (env LAYIM_WS_JWT_SECRET)
@@ -39,14 +49,23 @@ Timing (ms)
   --timeout MS         wait for an expected frame or close (default 3000)
   --settle MS          legacy: wait after identify, which has no acknowledgement (default 150)
   --quiet-ms MS        quiet window for "nothing arrives" checks (default 250)
+  --cleanup-ms MS      how long the server may take to process the end of a session: legacy
+                       cases wait this long before reusing an id, and stale-close probes over
+                       it (default 1200)
+  --frame-ceiling N    legacy: the largest frame sent looking for a frame size limit, bytes
+                       (default 16777216)
 Output
   --strict             SHOULD findings fail the run
   --report FILE.json   write the JSON report
   --junit FILE.xml     write a JUnit XML report
+  --baseline FILE      expected failures (from --write-baseline): reported as known, they do
+                       not fail the run; new failures and cases passing now are listed apart
+  --write-baseline F   write this run's failures and findings as a baseline
   --verbose            show the requirements of every case
   --help, -h           this text
 
-Exit: 0 every MUST passed, 1 a MUST failed, 2 usage or connection error.
+Exit: 0 every MUST passed (or failed as the baseline expects), 1 a MUST failed or a case
+could not run, 2 usage or connection error, or the server speaks another protocol.
 `;
 
 /** A bad command line. */
@@ -55,7 +74,9 @@ class UsageError extends Error {}
 function number(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number of ms`);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name} must be a non-negative number, got ${value}`);
+  }
   return n;
 }
 
@@ -84,6 +105,10 @@ function parse(args: string[]) {
         timeout: { type: "string" },
         settle: { type: "string" },
         "quiet-ms": { type: "string" },
+        "cleanup-ms": { type: "string" },
+        "frame-ceiling": { type: "string" },
+        baseline: { type: "string" },
+        "write-baseline": { type: "string" },
         strict: { type: "boolean" },
         report: { type: "string" },
         junit: { type: "string" },
@@ -112,15 +137,15 @@ export async function main(
       const cases = selectCases(list(v.only), list(v.skip));
       for (const c of cases) {
         write(
-          `${c.id.padEnd(34)} ${c.level.padEnd(6)} ${c.profiles.join("+").padEnd(10)} ` +
-            `${c.requirements.join(",").padEnd(28)} ${c.title}`,
+          `${c.id.padEnd(34)} ${c.level.padEnd(6)} ${c.profiles.join("+").padEnd(13)} ` +
+            `${c.requirements.join(",").padEnd(30)} ${c.title}`,
         );
       }
       write(`${cases.length} of ${listCases().length} cases`);
       return 0;
     }
     for (const [name, url] of [["url", v.url], ["url-b", v["url-b"]]]) {
-      if (url !== undefined && !/^wss?:\/\/./.test(url)) {
+      if (url !== undefined && !isWebSocketUrl(url)) {
         throw new UsageError(`--${name} must be a ws:// or wss:// URL, got ${url}`);
       }
     }
@@ -139,6 +164,9 @@ export async function main(
       timeoutMs: number("timeout", v.timeout),
       settleMs: number("settle", v.settle),
       quietMs: number("quiet-ms", v["quiet-ms"]),
+      cleanupMs: number("cleanup-ms", v["cleanup-ms"]),
+      frameCeiling: number("frame-ceiling", v["frame-ceiling"]),
+      baseline: v.baseline ? await loadBaseline(v.baseline) : undefined,
       strict: v.strict,
       tokenA: v["token-a"],
       tokenB: v["token-b"],
@@ -148,12 +176,28 @@ export async function main(
       onResult: (r) => write(formatResult(r, v.verbose)),
     };
     const report = await runConformance(options);
+    for (const line of [...formatRequirements(report), ...formatBaseline(report)]) write(line);
     write(formatSummary(report));
     if (v.report) await Deno.writeTextFile(v.report, JSON.stringify(report, null, 2) + "\n");
     if (v.junit) await Deno.writeTextFile(v.junit, toJUnit(report));
+    if (v["write-baseline"]) {
+      const baseline = makeBaseline(report.results, {
+        profile: report.profile,
+        target: report.target.url,
+      });
+      await Deno.writeTextFile(v["write-baseline"], JSON.stringify(baseline, null, 2) + "\n");
+      write(`wrote ${v["write-baseline"]}: ${baseline.failures.length} expected failures`);
+    }
     return report.ok ? 0 : 1;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof DialectError) {
+    if (error instanceof OtherProtocolError) {
+      write(`${error.message[0].toUpperCase()}${error.message.slice(1)}.`);
+      return 2;
+    }
+    if (
+      error instanceof UsageError || error instanceof DialectError ||
+      error instanceof BaselineError
+    ) {
       write(`usage error: ${error.message} (see --help)`);
       return 2;
     }

@@ -42,3 +42,10 @@ export async function loadRequirements(): Promise<Map<string, string>> {
     return new Map();
   }
 }
+
+/** The level of a requirement statement: the RFC 2119 key word it uses. */
+export function levelOf(statement: string): "MUST" | "SHOULD" | "MAY" {
+  if (/\b(MUST|SHALL|REQUIRED)\b/.test(statement)) return "MUST";
+  if (/\b(SHOULD|RECOMMENDED)\b/.test(statement)) return "SHOULD";
+  return "MAY";
+}

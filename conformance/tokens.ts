@@ -5,7 +5,19 @@
  * @module
  */
 import { decodeJwt, SignJWT } from "jose";
-import type { BadTokenKind, TokenSource } from "./case.ts";
+
+/** Where tokens for the run's users come from. */
+export interface TokenSource {
+  /** The token for `user`, or `undefined` when the run uses no tokens. */
+  tokenFor(user: string): Promise<string | undefined>;
+  /** Fixed users (from `--token-a/--token-b`): the case must use these ids, in order. */
+  readonly fixedUsers?: readonly string[];
+  /** Mints a refused token of `kind` for `user`; absent when the run cannot mint tokens. */
+  badToken?(user: string, kind: BadTokenKind): Promise<string>;
+}
+
+/** The kinds of bad token a run with a secret can mint. */
+export type BadTokenKind = "wrong-key" | "expired" | "alg-none" | "other-sub";
 
 /** No tokens: the server under test does not verify any. */
 export const NO_TOKENS: TokenSource = { tokenFor: () => Promise.resolve(undefined) };

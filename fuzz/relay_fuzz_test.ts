@@ -47,7 +47,7 @@ Deno.test("fuzz relay: 10,000 frames against the relay process while a canary ch
           JSON.stringify(result.closes)
         }`,
     );
-    assertEquals(result.failures, [], `replay: deno task fuzz:relay --seed ${o.seed}`);
+    assertEquals(result.failures, [], `replay: deno task fuzz --relay --seed ${o.seed}`);
     assert(result.frames >= 10_000 && result.canaryMessages > 0);
     // The mix reached both sides of the relay: connections kept open, and every kind of close.
     for (const close of ["open", "1003", "1009", "4002"]) assert(result.closes[close] > 0, close);

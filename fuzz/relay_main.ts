@@ -1,5 +1,5 @@
 /**
- * `deno task fuzz:relay`: the whole reference relay fuzzed at the level of its frames (random
+ * `deno task fuzz --relay`: the whole reference relay fuzzed at the level of its frames (random
  * JSON, near-misses of every frame, deep nesting, huge strings, control and format characters,
  * lone surrogates, binary messages, raw frames over TCP) while a v1 canary pair chats through
  * it; fails on a crash, a frame no schema allows, a refusal without an error or a close code, a
@@ -8,11 +8,11 @@
  * printed whole, with its seed and index (replay it with `--seed S --case I`).
  *
  * ```sh
- * deno task fuzz:relay                          # 100,000 frames
- * deno task fuzz:relay --frames 1000000
- * deno task fuzz:relay --seconds 3600 --seed 7  # an hour
- * deno task fuzz:relay --generators near-miss,chars
- * deno task fuzz:relay --seed 1 --case 439      # one case again
+ * deno task fuzz --relay                          # 100,000 frames
+ * deno task fuzz --relay --frames 1000000
+ * deno task fuzz --relay --seconds 3600 --seed 7  # an hour
+ * deno task fuzz --relay --generators near-miss,chars
+ * deno task fuzz --relay --seed 1 --case 439      # one case again
  * ```
  *
  * @module
@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { RELAY_GENERATORS } from "./json_gen.ts";
 import { fuzzRelay, type SavedCase, startRelayTarget } from "./relay_target.ts";
 
-const USAGE = "usage: deno task fuzz:relay [--frames N] [--seconds S] [--seed N] [--case I] " +
+const USAGE = "usage: deno task fuzz --relay [--frames N] [--seconds S] [--seed N] [--case I] " +
   `[--concurrency N] [--generators ${Object.keys(RELAY_GENERATORS).join(",")}]`;
 
 /** The saved regression cases. */
@@ -38,7 +38,8 @@ function number(value: string | undefined, fallback: number, name: string): numb
   return n;
 }
 
-async function main(args: string[]): Promise<number> {
+/** Runs `deno task fuzz --relay` with `args` (without `--relay`); resolves to the exit code. */
+export async function relayMain(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -82,21 +83,12 @@ async function main(args: string[]): Promise<number> {
     for (const f of result.failures) {
       console.log(
         `FAILED (${f.generator}, seed ${f.seed}, case ${f.index}): ${f.invariant}\n` +
-          `  replay: deno task fuzz:relay --seed ${f.seed} --case ${f.index}\n` +
+          `  replay: deno task fuzz --relay --seed ${f.seed} --case ${f.index}\n` +
           `  keep it in fuzz/relay_regressions.json: ${JSON.stringify({ case: f.case })}`,
       );
     }
     return result.failures.length === 0 ? 0 : 1;
   } finally {
     await target.stop();
-  }
-}
-
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
   }
 }

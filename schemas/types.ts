@@ -63,7 +63,7 @@ export interface SendMessage {
 
 // get-message.schema.json
 /**
- * A delivered chat message, shaped for LayIM's layim.getMessage. The only frame a legacy client ever receives.
+ * A delivered chat message, shaped for LayIM's layim.getMessage. The only frame a legacy client ever receives. username, avatar, id, type and content are what layim.getMessage uses and are required (ROUTE-5); timestamp, fromid, cid and mine are optional there and recommended (ROUTE-15); the reference relay sends all nine.
  */
 export interface GetMessage {
   /**
@@ -84,18 +84,21 @@ export interface GetMessage {
    */
   content: string;
   /**
-   * Server receipt time, milliseconds since the epoch.
+   * Server time of routing, milliseconds since the epoch (ROUTE-9). Recommended (ROUTE-15).
    */
-  timestamp: number;
+  timestamp?: number;
   /**
-   * The sender's user id, set by the server from the session.
+   * The sender's user id, set by the server from the session (ROUTE-7). Recommended (ROUTE-15).
    */
-  fromid: string;
+  fromid?: string;
   /**
-   * Server-assigned message id, unique per message.
+   * Server-assigned message id, unique per message (ROUTE-9). Recommended (ROUTE-15).
    */
-  cid: string;
-  mine: false;
+  cid?: string;
+  /**
+   * Always false: the message is from someone else. Recommended (ROUTE-15).
+   */
+  mine?: false;
   [k: string]: unknown | undefined;
 }
 

@@ -147,7 +147,7 @@ Deno.test("LayimClient against scripted servers", async (t) => {
     });
 
     await t.step("legacy server with a token: it goes in the URL", async () => {
-      await withClient(browser, false, { token: "t.o.k" }, async (server, page) => {
+      await withClient(browser, false, { token: "t.o.k" }, async (server, _page) => {
         assertEquals(await server.frames(1, 1), ["1001"]);
         assertEquals(server.conns[1].url.searchParams.get("token"), "t.o.k");
         assertEquals(server.conns[0].frames, []);

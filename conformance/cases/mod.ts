@@ -1,22 +1,19 @@
 /**
- * Every conformance case, in run order.
+ * The case groups, in run order: the one place a group is listed. A new group (for example
+ * RFC 6455 framing, presence) is a module exporting a {@link Group} and one entry here.
  *
  * @module
  */
-import type { Case } from "../case.ts";
-import { cleanupCases } from "./cleanup.ts";
-import { identifyCases } from "./identify.ts";
-import { offlineCases } from "./offline.ts";
-import { robustnessCases } from "./robustness.ts";
-import { routingCases } from "./routing.ts";
-import { v1Cases } from "./v1.ts";
+import type { Case, Group } from "../case.ts";
+import { cleanup } from "./cleanup.ts";
+import { identify } from "./identify.ts";
+import { offline } from "./offline.ts";
+import { robustness } from "./robustness.ts";
+import { routing } from "./routing.ts";
+import { v1 } from "./v1.ts";
 
-/** All cases, grouped as identify, routing, offline, cleanup, robustness, v1. */
-export const CASES: readonly Case[] = [
-  ...identifyCases,
-  ...routingCases,
-  ...offlineCases,
-  ...cleanupCases,
-  ...robustnessCases,
-  ...v1Cases,
-];
+/** Every group, in run order. */
+export const GROUPS: readonly Group[] = [identify, routing, offline, cleanup, robustness, v1];
+
+/** Every case, in run order. */
+export const CASES: readonly Case[] = GROUPS.flatMap((g) => g.cases);

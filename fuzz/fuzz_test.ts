@@ -1,0 +1,76 @@
+/**
+ * The fuzzer's fast variant (at least 10,000 frames against the minimal relay on the project's
+ * transport, a canary pair chatting throughout), the saved regression cases, and proof that its
+ * invariants can fail: a target that never ends a connection is reported as a hang.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { fuzz, runCase } from "./engine.ts";
+import { GENERATORS } from "./frames.ts";
+import { startTarget, tcpRelay } from "./target.ts";
+
+const FLAGS = [
+  "--max-message-bytes",
+  "65536",
+  "--close-timeout-ms",
+  "1000",
+  "--header-timeout-ms",
+  "2000",
+];
+
+Deno.test("fuzz: 10,000 random and mutated frames, no crash, no hang, the canary in order", async () => {
+  await using target = await startTarget(tcpRelay(FLAGS));
+  const result = await fuzz(target, {
+    seed: Number(Deno.env.get("FUZZ_SEED") ?? 20261201),
+    frames: 10_000,
+    seconds: 60,
+    concurrency: 32,
+    generators: GENERATORS,
+    endWithinMs: 10_000,
+  });
+  assertEquals(result.failures, []);
+  assert(result.frames >= 10_000);
+  assert(result.canaryMessages > 0, "the canary exchanged messages");
+  // Every kind of answer came up: protocol errors, invalid UTF-8, limits, and clean closes.
+  for (const code of ["1002", "1007", "1009", "1000"]) assert(result.closes[code] > 0, code);
+});
+
+Deno.test("fuzz: the saved cases (known-bad inputs, and any failing case found) end cleanly", async () => {
+  const cases: { name: string; chunks: string[]; raw: boolean; close?: string }[] = JSON.parse(
+    await Deno.readTextFile(new URL("./regressions.json", import.meta.url)),
+  );
+  await using target = await startTarget(tcpRelay(FLAGS));
+  for (const saved of cases) {
+    const chunks = saved.chunks.map((h) =>
+      new Uint8Array(h.match(/../g)?.map((b) => parseInt(b, 16)) ?? [])
+    );
+    const outcome = await runCase(target, {
+      generator: "regression",
+      raw: saved.raw,
+      chunks,
+      frames: 1,
+      valid: false,
+    }, 10_000);
+    assertEquals(outcome.broken, undefined, saved.name);
+    if (saved.close !== undefined) assertEquals(outcome.close, saved.close, saved.name);
+  }
+  assertEquals(target.exited, undefined);
+});
+
+Deno.test("fuzz: a target that never ends a connection is reported as a hang", async () => {
+  await using target = await startTarget((port) => [Deno.execPath(), [
+    "run",
+    "--allow-net",
+    new URL("./testdata/hanging_target.ts", import.meta.url).pathname,
+    "--port",
+    String(port),
+  ]]);
+  const c = {
+    generator: "noise",
+    raw: false,
+    chunks: [new Uint8Array([1, 2, 3])],
+    frames: 1,
+    valid: false,
+  };
+  const outcome = await runCase(target, c, 300);
+  assertEquals(outcome.broken, "connection not ended within 300 ms");
+});

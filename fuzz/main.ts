@@ -1,0 +1,119 @@
+/**
+ * `deno task fuzz`: random and mutated WebSocket frames over raw TCP against a relay in a
+ * subprocess, a canary pair chatting through it all along; fails on a crash, a hang or a
+ * canary message lost or out of order. Progress every 2 s; a failing case is printed with its
+ * seed and index (replay it with `--seed S --case I`) and its bytes, to add to
+ * `fuzz/regressions.json`.
+ *
+ * With `--relay`, the whole reference relay is fuzzed at the level of its frames instead
+ * (`relay_main.ts`: JSON-level generators, raw frames over TCP, a v1 canary; cases kept in
+ * `fuzz/relay_regressions.json`).
+ *
+ * ```sh
+ * deno task fuzz --frames 1000000            # until a million frames (default 100,000)
+ * deno task fuzz --seconds 600 --seed 42      # ten minutes
+ * deno task fuzz --generators mutated,noise   # some generators only
+ * deno task fuzz --seed 42 --case 1234        # replay one case
+ * deno task fuzz --target "deno run -A my_relay.ts --port {port}" --path /ws
+ * deno task fuzz --relay --frames 1000000     # the reference relay, JSON-level and raw frames
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fuzz } from "./engine.ts";
+import { GENERATORS } from "./frames.ts";
+import { relayMain } from "./relay_main.ts";
+import { startTarget, type TargetCommand, tcpRelay } from "./target.ts";
+
+const USAGE = "usage: deno task fuzz [--frames N] [--seconds S] [--seed N] [--case I] " +
+  `[--concurrency N] [--generators ${Object.keys(GENERATORS).join(",")}] ` +
+  '[--target "COMMAND with {port}"] [--path /ws]\n       deno task fuzz --relay …  ' +
+  "(the reference relay at the level of its frames; --relay --help)";
+
+function number(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`bad --${name}: ${value}\n${USAGE}`);
+  return n;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes("--relay")) return await relayMain(args.filter((a) => a !== "--relay"));
+  const { values } = parseArgs({
+    args,
+    options: {
+      frames: { type: "string" },
+      seconds: { type: "string" },
+      seed: { type: "string" },
+      case: { type: "string" },
+      concurrency: { type: "string" },
+      generators: { type: "string" },
+      target: { type: "string" },
+      path: { type: "string", default: "/" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const names = values.generators?.split(",") ?? Object.keys(GENERATORS);
+  const unknown = names.filter((n) => !(n in GENERATORS));
+  if (unknown.length > 0) throw new Error(`unknown generators: ${unknown.join(", ")}\n${USAGE}`);
+  const seed = number(values.seed, Math.floor(Math.random() * 2 ** 31), "seed");
+  const command: TargetCommand = values.target
+    ? (port) => {
+      const words = values.target!.replaceAll("{port}", String(port)).split(/\s+/);
+      return [words[0], words.slice(1)];
+    }
+    : tcpRelay([
+      "--max-message-bytes",
+      "65536",
+      "--close-timeout-ms",
+      "1000",
+      "--header-timeout-ms",
+      "2000",
+    ]);
+  const target = await startTarget(command, values.path);
+  console.error(`fuzzing pid ${target.pid} on port ${target.port} with seed ${seed}`);
+  try {
+    const result = await fuzz(target, {
+      seed,
+      frames: number(values.frames, values.seconds ? Infinity : 100_000, "frames"),
+      seconds: number(values.seconds, Infinity, "seconds"),
+      concurrency: number(values.concurrency, 32, "concurrency"),
+      generators: Object.fromEntries(names.map((n) => [n, GENERATORS[n]])),
+      endWithinMs: 10_000,
+      progress: (line) => console.error(line),
+      only: values.case === undefined ? undefined : number(values.case, 0, "case"),
+    });
+    console.log(JSON.stringify({ ...result, failures: result.failures.length }));
+    for (const failure of result.failures) {
+      const file = await Deno.makeTempFile({ prefix: "fuzz-failure-", suffix: ".json" });
+      const saved = {
+        name: `${failure.invariant} (seed ${failure.seed}, case ${failure.index})`,
+        raw: failure.raw,
+        chunks: failure.chunks,
+      };
+      await Deno.writeTextFile(file, JSON.stringify(saved, null, 2) + "\n");
+      console.error(
+        `FAILED: ${failure.invariant} (seed ${failure.seed}, case ${failure.index}, ` +
+          `${failure.generator}); replay: deno task fuzz --seed ${failure.seed} --case ` +
+          `${failure.index}; the case: ${file} (add it to fuzz/regressions.json)`,
+      );
+    }
+    return result.failures.length === 0 ? 0 : 1;
+  } finally {
+    await target.stop();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(2);
+  }
+}
