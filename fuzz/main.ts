@@ -21,6 +21,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { COMMON_FLAGS, numberFlag, pickGenerators } from "./cli.ts";
 import { fuzz } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
 import { relayMain } from "./relay_main.ts";
@@ -31,36 +32,24 @@ const USAGE = "usage: deno task fuzz [--frames N] [--seconds S] [--seed N] [--ca
   '[--target "COMMAND with {port}"] [--path /ws]\n       deno task fuzz --relay …  ' +
   "(the reference relay at the level of its frames; --relay --help)";
 
-function number(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`bad --${name}: ${value}\n${USAGE}`);
-  return n;
-}
+const number = (value: string | undefined, fallback: number, name: string) =>
+  numberFlag(value, fallback, name, USAGE);
 
 async function main(args: string[]): Promise<number> {
   if (args.includes("--relay")) return await relayMain(args.filter((a) => a !== "--relay"));
   const { values } = parseArgs({
     args,
     options: {
-      frames: { type: "string" },
-      seconds: { type: "string" },
-      seed: { type: "string" },
-      case: { type: "string" },
-      concurrency: { type: "string" },
-      generators: { type: "string" },
+      ...COMMON_FLAGS,
       target: { type: "string" },
       path: { type: "string", default: "/" },
-      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const names = values.generators?.split(",") ?? Object.keys(GENERATORS);
-  const unknown = names.filter((n) => !(n in GENERATORS));
-  if (unknown.length > 0) throw new Error(`unknown generators: ${unknown.join(", ")}\n${USAGE}`);
+  const generators = pickGenerators(GENERATORS, values.generators, USAGE);
   const seed = number(values.seed, Math.floor(Math.random() * 2 ** 31), "seed");
   const command: TargetCommand = values.target
     ? (port) => {
@@ -83,7 +72,7 @@ async function main(args: string[]): Promise<number> {
       frames: number(values.frames, values.seconds ? Infinity : 100_000, "frames"),
       seconds: number(values.seconds, Infinity, "seconds"),
       concurrency: number(values.concurrency, 32, "concurrency"),
-      generators: Object.fromEntries(names.map((n) => [n, GENERATORS[n]])),
+      generators,
       endWithinMs: 10_000,
       progress: (line) => console.error(line),
       only: values.case === undefined ? undefined : number(values.case, 0, "case"),

@@ -18,6 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { COMMON_FLAGS, numberFlag, pickGenerators } from "./cli.ts";
 import { RELAY_GENERATORS } from "./json_gen.ts";
 import { fuzzRelay, type SavedCase, startRelayTarget } from "./relay_target.ts";
 
@@ -31,34 +32,20 @@ export async function savedCases(): Promise<SavedCase[]> {
     .map((c) => c.case);
 }
 
-function number(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`bad --${name}: ${value}\n${USAGE}`);
-  return n;
-}
+const number = (value: string | undefined, fallback: number, name: string) =>
+  numberFlag(value, fallback, name, USAGE);
 
 /** Runs `deno task fuzz --relay` with `args` (without `--relay`); resolves to the exit code. */
 export async function relayMain(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      frames: { type: "string" },
-      seconds: { type: "string" },
-      seed: { type: "string" },
-      case: { type: "string" },
-      concurrency: { type: "string" },
-      generators: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+    options: COMMON_FLAGS,
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const names = values.generators?.split(",") ?? Object.keys(RELAY_GENERATORS);
-  const unknown = names.filter((n) => !(n in RELAY_GENERATORS));
-  if (unknown.length > 0) throw new Error(`unknown generators: ${unknown.join(", ")}\n${USAGE}`);
+  const generators = pickGenerators(RELAY_GENERATORS, values.generators, USAGE);
   const seed = number(values.seed, Math.floor(Math.random() * 2 ** 31), "seed");
   const only = values.case === undefined ? undefined : number(values.case, 0, "case");
   const target = await startRelayTarget();
@@ -70,7 +57,7 @@ export async function relayMain(args: string[]): Promise<number> {
       frames: number(values.frames, 100_000, "frames"),
       seconds: number(values.seconds, 86_400, "seconds"),
       concurrency: number(values.concurrency, 8, "concurrency"),
-      generators: Object.fromEntries(names.map((n) => [n, RELAY_GENERATORS[n]])),
+      generators,
       saved: only === undefined ? await savedCases() : [],
       progress: (line) => console.log(line),
     });
