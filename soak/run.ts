@@ -33,6 +33,8 @@ export interface SoakOptions {
   meanPauseMs: number;
   /** Seed of the random choices (targets, lives, pauses). */
   seed: number;
+  /** How long a session may wait for an outcome before it counts as stuck (default 10 s). */
+  outcomeWaitMs?: number;
   /** Called every `progressMs` with the counts so far. */
   onProgress?: (progress: SoakProgress) => void;
   progressMs?: number;
@@ -69,8 +71,6 @@ function random(seed: number): () => number {
   };
 }
 
-const OUTCOME_WAIT_MS = 10_000;
-
 /** Resolves after `ms`: a client's think time, not a synchronisation. */
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,6 +78,7 @@ function pause(ms: number): Promise<void> {
 
 /** Runs the soak against `options.url`; resolves once every session has left. */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  const outcomeWait = options.outcomeWaitMs ?? 10_000;
   const ledger = new Ledger();
   const rand = random(options.seed);
   const exp = (mean: number) => -mean * Math.log(1 - rand());
@@ -172,8 +173,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     // Ends the life on time when nothing is in flight to end it, and catches a stuck session.
     const watchdog = setInterval(() => {
       const now = performance.now();
-      if (inFlight > 0 && now - lastOutcome > OUTCOME_WAIT_MS) {
-        ledger.lost(conn, `${inFlight} message(s) without an outcome for ${OUTCOME_WAIT_MS} ms`);
+      if (inFlight > 0 && now - lastOutcome > outcomeWait) {
+        ledger.lost(conn, `${inFlight} message(s) without an outcome for ${outcomeWait} ms`);
         leaving = true;
         socket.close(1000);
       } else pump();
