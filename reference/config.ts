@@ -240,8 +240,9 @@ const OPTIONS: Option[] = [
     flag: "--presence",
     env: "LAYIM_WS_PRESENCE",
     arg: "friends|all|off",
-    help: "Who may watch whom: friends (with tokens or --users: the token's friends claim, " +
-      "else the directory's users; without either, no presence), all (anyone: anyone), off.",
+    help: "Presence: with tokens or --users a user may watch its token's friends claim, else " +
+      "the directory's users; without either, friends offers no presence and all lets anyone " +
+      "watch anyone; off offers none.",
     default: DEFAULT_PRESENCE.mode,
   },
   {

@@ -30,9 +30,9 @@ import { errorFrame, presenceFrame, watchRefusedFrame } from "./frames.ts";
 import { TokenBucket } from "./limits.ts";
 
 /**
- * Who may watch whom: `friends` (the default) offers presence only with tokens or a directory
- * and lets a user watch its token's `friends` claim, else the directory's users; `all` lets
- * anyone watch anyone; `off` offers no presence.
+ * Whether presence is offered. With tokens or a directory it is unless `off`, and a user may
+ * watch its token's `friends` claim, else the directory's users (PRES-8). Without either,
+ * `friends` (the default) offers none and `all` lets anyone watch anyone (PRES-10).
  */
 export type PresenceMode = "friends" | "all" | "off";
 
@@ -162,6 +162,7 @@ export class Presence<W extends Watcher = Watcher> {
   /** The `presence` member of `ready`; undefined when not offered. */
   readonly ready: ReadyPresence | undefined;
   #directory?: Directory;
+  #tokens: boolean;
   #bus?: PresenceBus;
   #counters?: PresenceCounters;
   #timers: Scheduler;
@@ -191,6 +192,7 @@ export class Presence<W extends Watcher = Watcher> {
       })
       : undefined;
     this.#directory = directory;
+    this.#tokens = tokens;
     this.#counters = counters;
     this.#timers = scheduler ?? realTimers;
     if (this.offered && bus) {
@@ -308,17 +310,20 @@ export class Presence<W extends Watcher = Watcher> {
     if (this.#counters) this.#counters.presenceFrames++;
   }
 
-  /** Who `session` may watch (PRES-8): its token's friends, the directory, or anyone. */
+  /**
+   * Who `session` may watch (PRES-8): its token's friends, else the directory's users, else
+   * (tokens naming no friends) only itself; anyone where the relay knows neither (`all`).
+   */
   #allows(session: W): (id: string) => boolean {
     const self = session.userId;
-    if (this.settings.mode === "all") return () => true;
     if (session.friends) {
       const friends = new Set(session.friends);
       return (id) => id === self || friends.has(id);
     }
     const directory = this.#directory;
     if (directory) return (id) => id === self || directory.get(id) !== undefined;
-    return (id) => id === self;
+    if (this.#tokens) return (id) => id === self;
+    return () => true;
   }
 
   #unwatch(session: W, id: string): void {
