@@ -1,6 +1,7 @@
 /**
  * Nothing lost, every state visible: the delivery state under every sent bubble, retry, and
- * no guessed presence; in v1 and in the legacy profile.
+ * presence only as the relay reports it, never guessed from outcomes; in v1 and in the legacy
+ * profile.
  *
  * @module
  */
@@ -25,7 +26,7 @@ const directory = await loadDirectory(DEMO_USERS_FILE);
 const stateOf = (page: Page, text: string, state: string) =>
   chatLog(page).getByRole("listitem").filter({ hasText: text }).getByText(state, { exact: true });
 
-/** No online/offline mark anywhere: the page has no presence to show. */
+/** No online/offline mark anywhere: the page has no presence to show (legacy, disconnected). */
 async function noPresenceShown(page: Page) {
   assertEquals(await page.getByRole("img", { name: "离线" }).count(), 0);
   assertEquals(await page.getByRole("img", { name: "在线" }).count(), 0);
@@ -49,7 +50,8 @@ Deno.test("v1: every sent bubble shows its state", async (t) => {
       await a.page.getByRole("button", { name: "王五", exact: true }).click();
       await typeAndSend(a.page, "王五在吗");
       await stateOf(a.page, "王五在吗", "对方不在线，未送达").waitFor();
-      await noPresenceShown(a.page);
+      // The relay's presence, not the outcome, marks 王五 offline.
+      await a.page.getByRole("img", { name: "王五 离线", exact: true }).waitFor();
       await screenshot(a.page.getByRole("dialog"), "delivery-offline", { readme: true });
       const c = await openChat(browser, relay, "1003");
       await chatLog(a.page).getByRole("listitem").filter({ hasText: "王五在吗" })
@@ -74,7 +76,7 @@ Deno.test("v1: every sent bubble shows its state", async (t) => {
       await stateOf(a.page, "断线时写的", "已送达").waitFor({ timeout: 20_000 });
       await b.page.getByRole("button", { name: "张三", exact: true }).click();
       await chatLog(b.page).getByText("断线时写的").waitFor();
-      await noPresenceShown(a.page);
+      await a.page.getByRole("img", { name: "李四 在线", exact: true }).waitFor();
     });
     assertEquals([...a.problems, ...b.problems], []);
   } finally {
