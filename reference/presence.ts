@@ -106,10 +106,9 @@ const realTimers: Scheduler = {
   clear: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 };
 
-/** The counters presence increments (a subset of `Metrics`). */
+/** The counter presence increments (of `Metrics`). */
 export interface PresenceCounters {
   presenceFrames: number;
-  refused(reason: string): void;
 }
 
 /** How {@linkcode Presence} is built; settings default to {@linkcode DEFAULT_PRESENCE}. */
@@ -261,15 +260,19 @@ export class Presence<W extends Watcher = Watcher> {
 
   /**
    * Handles a `watch` frame of `session`: answers it with the current state of its ids, or
-   * refuses it through `reply` (which keeps errors in the order of the session's outcomes).
+   * refuses it through `refuse` (the session counts and logs the refusal, and keeps its errors in
+   * the order of its outcomes).
    */
-  watch(session: W, frame: Watch, reply: (text: string) => void, now = Date.now()): void {
+  watch(
+    session: W,
+    frame: Watch,
+    refuse: (text: string, reason: ErrorCode) => void,
+    now = Date.now(),
+  ): void {
     const ref = frame.ref;
-    const refuse = (code: ErrorCode, message: string) => {
-      this.#counters?.refused(code);
-      reply(errorFrame(code, message, ref));
-    };
-    if (!this.offered) return refuse("invalid_frame", 'unknown frame type "watch"');
+    const refused = (code: ErrorCode, message: string) =>
+      refuse(errorFrame(code, message, ref), code);
+    if (!this.offered) return refused("invalid_frame", 'unknown frame type "watch"');
     let list = this.#lists.get(session);
     if (!list) {
       list = {
@@ -279,19 +282,15 @@ export class Presence<W extends Watcher = Watcher> {
       };
       this.#lists.set(session, list);
     }
-    if (!list.bucket.take(now)) return refuse("rate_limited", "too many watch frames");
+    if (!list.bucket.take(now)) return refused("rate_limited", "too many watch frames");
     const ids = [...new Set(frame.ids.map(normalizeId))];
     const next = frame.mode === "add" ? new Set([...list.ids, ...ids]) : new Set(ids);
     const max = this.settings.maxWatchIds;
     if (next.size > max) {
-      return refuse("watch_limit", `a watch list holds at most ${max} ids, this one ${next.size}`);
+      return refused("watch_limit", `a watch list holds at most ${max} ids, this one ${next.size}`);
     }
-    const refused = ids.filter((id) => !list.allows(id));
-    if (refused.length > 0) {
-      this.#counters?.refused("watch_refused");
-      reply(watchRefusedFrame(refused, ref));
-      return;
-    }
+    const strangers = ids.filter((id) => !list.allows(id));
+    if (strangers.length > 0) return refuse(watchRefusedFrame(strangers, ref), "watch_refused");
     for (const id of list.ids) if (!next.has(id)) this.#unwatch(session, id);
     for (const id of next) {
       if (list.ids.has(id)) continue;

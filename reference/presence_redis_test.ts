@@ -77,6 +77,30 @@ async function withRedis(run: (redis: TestRedis) => Promise<void>): Promise<void
   await run(redis);
 }
 
+/** Nodes a and b with a TTL of `ttlMs`, and a plain client to tamper with Redis. */
+function withNodes(
+  ttlMs: number,
+  run: (a: Node, b: Node, admin: Client, redis: TestRedis) => Promise<void>,
+): Promise<void> {
+  return withRedis(async (redis) => {
+    const a = await Node.start(redis.url, "a", ttlMs);
+    const b = await Node.start(redis.url, "b", ttlMs);
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    try {
+      a.bus.join("x");
+      await b.sees("x", true);
+      await run(a, b, admin, redis);
+    } finally {
+      await admin.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+}
+
+/** How many times `node` has registered. */
+const registered = (node: Node) => node.log.filter((e) => e.state === "registered").length;
+
 Deno.test("redis presence: joins and leaves reach the other node; a late node loads them", async () => {
   await withRedis(async (redis) => {
     const a = await Node.start(redis.url, "a", 5000);
@@ -147,51 +171,29 @@ Deno.test("redis presence: a clean close keeps the users one offline delay longe
 });
 
 Deno.test("redis presence: a node taken for dead (stalled) registers its users again", async () => {
-  await withRedis(async (redis) => {
-    const a = await Node.start(redis.url, "a", 1000);
-    const b = await Node.start(redis.url, "b", 1000);
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
-    try {
-      a.bus.join("x");
-      await b.sees("x", true);
-      const seen = b.changes.length;
-      const flips = () => b.changes.slice(seen).filter((users) => users.includes("x")).length;
-      // As if a had not heartbeated for a long time: the next heartbeat removes it.
-      await admin.zAdd("layimws:presence:nodes", { score: 0, value: "a" });
-      await a.until(() => a.log.some((e) => e.state === "unregistered"), "a noticed");
-      // Offline while a was taken for dead, online again once it registered its set.
-      await b.until(() => flips() === 2, "x offline, then online");
-      assertEquals(b.bus.elsewhere("x"), true);
-    } finally {
-      await admin.close();
-      await Promise.all([a.stop(), b.stop()]);
-    }
+  await withNodes(1000, async (a, b, admin) => {
+    const seen = b.changes.length;
+    const flips = () => b.changes.slice(seen).filter((users) => users.includes("x")).length;
+    // As if a had not heartbeated for a long time: the next heartbeat removes it.
+    await admin.zAdd("layimws:presence:nodes", { score: 0, value: "a" });
+    await a.until(() => a.log.some((e) => e.state === "unregistered"), "a noticed");
+    // Offline while a was taken for dead, online again once it registered its set.
+    await b.until(() => flips() === 2, "x offline, then online");
+    assertEquals(b.bus.elsewhere("x"), true);
   });
 });
 
 Deno.test("redis presence: lost events are noticed by their numbers and the state loaded again", async () => {
-  await withRedis(async (redis) => {
-    const a = await Node.start(redis.url, "a", 5000);
-    const b = await Node.start(redis.url, "b", 5000);
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
-    try {
-      a.bus.join("x");
-      await b.sees("x", true);
-      // A change b never hears of, then a later event: b sees the gap and resynchronizes.
-      await admin.sRem("layimws:presence:node:a", "x");
-      await admin.sAdd("layimws:presence:node:a", "z");
-      await admin.incr("layimws:presence:seq");
-      a.bus.join("y");
-      await b.until(() => b.log.some((e) => e.state === "resync"), "resync");
-      await b.sees("y", true);
-      await b.sees("x", false);
-      await b.sees("z", true);
-    } finally {
-      await admin.close();
-      await Promise.all([a.stop(), b.stop()]);
-    }
+  await withNodes(5000, async (a, b, admin) => {
+    // A change b never hears of, then a later event: b sees the gap and resynchronizes.
+    await admin.sRem("layimws:presence:node:a", "x");
+    await admin.sAdd("layimws:presence:node:a", "z");
+    await admin.incr("layimws:presence:seq");
+    a.bus.join("y");
+    await b.until(() => b.log.some((e) => e.state === "resync"), "resync");
+    await b.sees("y", true);
+    await b.sees("x", false);
+    await b.sees("z", true);
   });
 });
 
@@ -206,7 +208,6 @@ Deno.test("redis presence: a Redis restart (empty) flaps no one; the state comes
       const changes = b.changes.length;
       await redis.stop();
       await redis.start();
-      const registered = (n: Node) => n.log.filter((e) => e.state === "registered").length;
       await a.until(() => registered(a) >= 2, "a registered again");
       await b.until(() => registered(b) >= 2, "b registered again");
       a.bus.join("w");
@@ -221,27 +222,15 @@ Deno.test("redis presence: a Redis restart (empty) flaps no one; the state comes
 });
 
 Deno.test("redis presence: a Redis emptied under running relays (FLUSHALL) is noticed", async () => {
-  await withRedis(async (redis) => {
-    const a = await Node.start(redis.url, "a", 1000);
-    const b = await Node.start(redis.url, "b", 1000);
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
-    try {
-      a.bus.join("x");
-      await b.sees("x", true);
-      await admin.flushAll();
-      // Both find themselves gone at their next heartbeat and register again, in a new epoch.
-      const registered = (n: Node) => n.log.filter((e) => e.state === "registered").length;
-      await a.until(() => registered(a) >= 2, "a registered again");
-      await b.until(() => registered(b) >= 2, "b registered again");
-      a.bus.leave("x");
-      await b.sees("x", false);
-      a.bus.join("y");
-      await b.sees("y", true);
-    } finally {
-      await admin.close();
-      await Promise.all([a.stop(), b.stop()]);
-    }
+  await withNodes(1000, async (a, b, admin) => {
+    await admin.flushAll();
+    // Both find themselves gone at their next heartbeat and register again, in a new epoch.
+    await a.until(() => registered(a) >= 2, "a registered again");
+    await b.until(() => registered(b) >= 2, "b registered again");
+    a.bus.leave("x");
+    await b.sees("x", false);
+    a.bus.join("y");
+    await b.sees("y", true);
   });
 });
 

@@ -25,8 +25,10 @@ class Recorder implements Watcher {
   send(text: string): void {
     this.frames.push(valid(text));
   }
-  reply = (text: string): void => {
-    this.replies.push(valid(text));
+  reply = (text: string, reason: string): void => {
+    const frame = valid(text);
+    assertEquals(frame.code, reason);
+    this.replies.push(frame);
   };
   take(): Record<string, unknown>[] {
     return this.frames.splice(0);

@@ -255,7 +255,10 @@ export class ClientSession implements Session, SessionEvents {
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
     else if (frame.type === "ping") this.send(pongFrame(frame.data));
     else if (frame.type === "watch") {
-      this.#ctx.presence.watch(this, frame, (text) => this.#ctx.router.reply(this, text), now);
+      this.#ctx.presence.watch(this, frame, (text, reason) => {
+        this.#refuse(reason);
+        this.#ctx.router.reply(this, text);
+      }, now);
     } else {
       this.#refuse("already_identified");
       this.send(errorFrame("already_identified", "this connection is already identified"));

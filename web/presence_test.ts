@@ -1,7 +1,8 @@
 /**
  * Presence in the page: two browsers see each other come and go (friends' dots and the chat
  * header's 在线/离线) within a stated bound, on one relay and on two relays sharing Redis; a
- * reload does not flap; nothing shows while the connection is down, nor in the legacy profile.
+ * reload does not flap; nothing shows while the connection is down (the legacy profile, which
+ * shows none either, is in `delivery_test.ts`).
  *
  * The bounds: 在线 within {@linkcode ONLINE_BOUND_MS} of the other page showing 已连接, 离线
  * within {@linkcode OFFLINE_BOUND_MS} of it closing (the relay's offline delay, 2 s, plus 2 s).
@@ -18,9 +19,9 @@ import { startRedis } from "../testing/redis.ts";
 import {
   chatLog,
   launchBrowser,
+  noStatusShown,
   openChat,
   screenshot,
-  startProxy,
   startRelay,
   typeAndSend,
   waitConnection,
@@ -58,12 +59,6 @@ function recordDot(page: Page, id: string): Promise<void> {
       seen.push(node.hasAttribute("hidden") ? "" : node.getAttribute("aria-label") ?? "");
     }).observe(node, { attributes: true });
   }, id);
-}
-
-/** No dot and no 在线/离线 anywhere on the page. */
-async function noStatusShown(page: Page): Promise<void> {
-  assertEquals(await page.getByRole("img", { name: /在线|离线/ }).count(), 0);
-  assertEquals(await page.getByText(/^(在线|离线)$/).count(), 0);
 }
 
 /** 张三 (1001) on relay `one` and 李四 (1002) on relay `two` see each other come and go. */
@@ -150,28 +145,6 @@ Deno.test("presence: no status while the connection is down, the relay's again a
     assertEquals([...a.problems, ...b.problems], []);
   } finally {
     await browser.close();
-    await relay.close();
-  }
-});
-
-Deno.test("presence: a page on a legacy server shows no status", async () => {
-  const browser = await launchBrowser();
-  const relay = await startRelay({ directory });
-  const legacy = startProxy(relay, { legacy: true });
-  try {
-    const b = await openChat(browser, relay, "1002");
-    const a = await openChat(browser, legacy, "1001");
-    // Proof that the legacy page is registered: a message reaches it.
-    await b.page.getByRole("button", { name: "张三", exact: true }).click();
-    await typeAndSend(b.page, "legacy 能收到");
-    await a.page.getByRole("status", { name: "李四 未读消息 1" }).waitFor();
-    await noStatusShown(a.page);
-    // The legacy session still counts for v1 watchers.
-    await dot(b.page, "张三", "在线").waitFor();
-    assertEquals([...a.problems, ...b.problems], []);
-  } finally {
-    await browser.close();
-    await legacy.close();
     await relay.close();
   }
 });

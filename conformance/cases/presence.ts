@@ -98,6 +98,24 @@ async function reported(
 }
 
 /**
+ * `peer` watches `user`, who then comes (`connect` opens its session) and goes: `peer` must be
+ * told both, the offline report within the offline delay; each check names `requirement`.
+ */
+async function comesAndGoes(
+  ctx: CaseContext,
+  peer: Peer,
+  user: string,
+  connect: () => Promise<Peer>,
+  requirement: string,
+): Promise<void> {
+  await watchAnswer(ctx, peer, [user]);
+  const x = await connect();
+  await reported(ctx, peer, user, "online", `${x.label} identified on ${x.url}`, requirement);
+  await x.close();
+  await reported(ctx, peer, user, "offline", `${x.label} closed`, requirement, offlineWait(ctx));
+}
+
+/**
  * Fails if `peer` hears of `user` (beyond the `seen` frames about it) within the offline delay
  * and a quiet window.
  */
@@ -194,16 +212,12 @@ export const presence = group("presence", "who of my friends is online (v1, feat
       ctx.needsFeature("presence");
       const user = ctx.user();
       const a = await watcher(ctx, [user]);
-      await watchAnswer(ctx, a, [user]);
-      const x = await ctx.connect(user, { node: "b" });
-      await reported(ctx, a, user, "online", `${x.label} identified`, "PRES-6");
-      await x.close();
-      await reported(ctx, a, user, "offline", `${x.label} closed`, "PRES-12", offlineWait(ctx));
+      await comesAndGoes(ctx, a, user, () => ctx.connect(user, { node: "b" }), "PRES-12");
       await ctx.quiet();
       const about = a.presenceFramesAbout(user);
       check(
         about.length === 3,
-        `the answer, one online and one offline report about ${x.label}`,
+        `the answer, one online and one offline report about ${ctx.labelOf(user)}`,
         () => `${about.length} frames: ${about.map((f) => JSON.stringify(f)).join(" ")}`,
         "PRES-6",
       );
@@ -222,11 +236,7 @@ export const presence = group("presence", "who of my friends is online (v1, feat
       }
       const user = ctx.user();
       const w = await watcher(ctx, [user], "b");
-      await watchAnswer(ctx, w, [user]);
-      const x = await ctx.connect(user);
-      await reported(ctx, w, user, "online", `${x.label} identified on ${x.url}`, "PRES-15");
-      await x.close();
-      await reported(ctx, w, user, "offline", `${x.label} closed`, "PRES-15", offlineWait(ctx));
+      await comesAndGoes(ctx, w, user, () => ctx.connect(user), "PRES-15");
     },
   },
   {
@@ -327,12 +337,13 @@ export const presence = group("presence", "who of my friends is online (v1, feat
       }
       const user = ctx.user();
       const a = await watcher(ctx, [user]);
-      await watchAnswer(ctx, a, [user]);
-      const x = await ctx.open(user, { node: "b", protocols: [] });
-      x.identify();
-      await reported(ctx, a, user, "online", `${x.label} identified without layim-ws.v1`, "PRES-3");
-      await x.close();
-      await reported(ctx, a, user, "offline", `${x.label} closed`, "PRES-3", offlineWait(ctx));
+      // Without layim-ws.v1: a legacy session, identified by its bare id.
+      const legacy = async () => {
+        const x = await ctx.open(user, { node: "b", protocols: [] });
+        x.identify();
+        return x;
+      };
+      await comesAndGoes(ctx, a, user, legacy, "PRES-3");
     },
   },
   {
