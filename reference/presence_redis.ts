@@ -21,6 +21,9 @@
  * closes cleanly moves its score to `now + offlineDelayMs`: its users go offline elsewhere after
  * the same delay as a closed session, unless they reconnected to another relay by then.
  *
+ * One Redis server (or primary) is assumed, as for the broker: the scripts touch other nodes'
+ * keys, which Redis Cluster would not allow.
+ *
  * Order with messages (PRES-7): a user's arrival is published by a script sent on the broker's
  * publishing connection before that user's session gets `ready`, so before any message it
  * publishes there, and every relay receives both on its one subscribing connection, in the
