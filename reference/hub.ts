@@ -27,6 +27,7 @@ import type { Directory } from "./directory.ts";
 import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { Presence, type PresenceSettings } from "./presence.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 import { ClientSession, type SessionContext, type Transport } from "./session.ts";
@@ -43,6 +44,8 @@ export interface HubOptions {
   logger?: Logger;
   /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
   broker?: BrokerFactory;
+  /** Presence settings (default `DEFAULT_PRESENCE`: offered with tokens or a directory). */
+  presence?: Partial<PresenceSettings>;
 }
 
 /** Counts of one relay: open connections, identified sessions and users online. */
@@ -63,6 +66,7 @@ export class Hub implements SessionContext {
   readonly logger: Logger;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
+  readonly presence: Presence<ClientSession>;
   readonly sessions: Set<ClientSession> = new Set();
   #seq = 0;
   #closing = false;
@@ -79,6 +83,17 @@ export class Hub implements SessionContext {
       counters: this.metrics,
       node: this.node,
       maxSessionsPerUser: this.limits.maxSessionsPerUser,
+      presence: {
+        here: (user) => this.presence.here(user),
+        gone: (user) => this.presence.gone(user),
+      },
+    });
+    this.presence = new Presence({
+      ...options.presence,
+      tokens: options.auth !== undefined,
+      directory: options.directory,
+      bus: this.router.broker.presence,
+      counters: this.metrics,
     });
   }
 
@@ -126,8 +141,9 @@ export class Hub implements SessionContext {
     clearTimeout(timer);
   }
 
-  /** Releases the broker. */
-  close(): Promise<void> {
-    return this.router.broker.close();
+  /** Ends presence (other relays keep this one's users one offline delay longer), then the broker. */
+  async close(): Promise<void> {
+    await this.presence.close();
+    await this.router.broker.close();
   }
 }

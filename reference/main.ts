@@ -47,9 +47,13 @@ async function main(): Promise<void> {
       directory,
       webRoot: config.webRoot,
       logger,
+      presence: config.presence,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
-        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, { logger })
+        ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, {
+          logger,
+          presenceTtlMs: config.presenceTtlMs,
+        })
         : undefined,
     });
   } catch (error) {

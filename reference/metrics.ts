@@ -37,6 +37,8 @@ export class Metrics {
   messagesDroppedOffline = 0;
   /** 1 while the broker is up, 0 while it is down (gauge). */
   brokerUp = 1;
+  /** `presence` frames written, answers and changes (counter). */
+  presenceFrames = 0;
 
   #refused = new Map<string, number>();
   #closes = new Map<number, number>();
@@ -81,6 +83,11 @@ export class Metrics {
       "layimws_messages_dropped_offline_total",
       "Messages dropped because the recipient was offline.",
       () => this.messagesDroppedOffline,
+    );
+    counter(
+      "layimws_presence_frames_total",
+      "presence frames written to watchers.",
+      () => this.presenceFrames,
     );
     new Counter({
       name: "layimws_frames_refused_total",
