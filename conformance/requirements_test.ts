@@ -63,6 +63,7 @@ Deno.test("groups are declared once; case ids are unique, group/name; selection 
     "cleanup",
     "robustness",
     "v1",
+    "presence",
   ]);
   assertEquals(selectCases(["offline"]).map((c) => c.id), ["offline/dropped"]);
   assertEquals(selectCases(["v1/*-pong"]).map((c) => c.id), ["v1/ping-pong"]);

@@ -22,13 +22,18 @@
  * @module
  */
 import { createLocalJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { normalizeId, validateLegacyId } from "../schemas/validate.ts";
 import { readConfigFile } from "./files.ts";
 
-/** Who a valid token names: `sub` is the user id; `name` and `avatar` become display fields. */
+/**
+ * Who a valid token names: `sub` is the user id; `name` and `avatar` become display fields;
+ * `friends`, the users it may watch (presence, PRES-8).
+ */
 export interface Identity {
   sub: string;
   name?: string;
   avatar?: string;
+  friends?: string[];
 }
 
 /** Verifies a token; rejects with {@linkcode AuthError} when it must be refused. */
@@ -79,12 +84,24 @@ function reasonFor(error: unknown): AuthReason {
   return "malformed";
 }
 
+/** A `friends` claim as ids; one that is not an array of valid ids makes the token malformed (PRES-9). */
+function friendsOf(claim: unknown): string[] {
+  const valid = Array.isArray(claim) &&
+    claim.every((id) =>
+      (typeof id === "string" || Number.isSafeInteger(id)) &&
+      validateLegacyId(normalizeId(id)).ok
+    );
+  if (!valid) throw new AuthError("malformed");
+  return (claim as (string | number)[]).map(normalizeId);
+}
+
 function identityOf(payload: JWTPayload): Identity {
   const { sub, name, avatar } = payload;
   if (typeof sub !== "string" || sub === "") throw new AuthError("missing sub");
   const identity: Identity = { sub };
   if (typeof name === "string" && name !== "") identity.name = name;
   if (typeof avatar === "string" && avatar !== "") identity.avatar = avatar;
+  if (payload.friends !== undefined) identity.friends = friendsOf(payload.friends);
   return identity;
 }
 

@@ -54,6 +54,18 @@ Deno.test("hs256: name and avatar claims become display fields", async () => {
   });
 });
 
+Deno.test("hs256: a friends claim becomes the ids this user may watch; a bad one is malformed", async () => {
+  const auth = hs256Authenticator(key);
+  assertEquals(await auth.verify(await hs256({ sub: "1001", friends: ["1002", 1003] })), {
+    sub: "1001",
+    friends: ["1002", "1003"],
+  });
+  assertEquals((await auth.verify(await hs256({ sub: "1001", friends: [] }))).friends, []);
+  for (const friends of ["1002", ["10 02"], [1.5], [null], { a: 1 }]) {
+    assertEquals(await refusal(auth.verify(await hs256({ sub: "1001", friends }))), "malformed");
+  }
+});
+
 Deno.test("hs256: non-string name and avatar claims are ignored", async () => {
   const auth = hs256Authenticator(key);
   assertEquals(await auth.verify(await hs256({ sub: "1001", name: 7, avatar: {} })), {

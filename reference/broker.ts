@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PresenceBus } from "./presence.ts";
 
 /** One message on its way to every session of `to`. */
 export interface Envelope {
@@ -39,6 +40,8 @@ export interface Broker {
   unsubscribe(userId: string): void;
   /** Whether the broker can reach other nodes. */
   readonly state: "up" | "down";
+  /** Presence across the nodes it connects (absent: this node alone). */
+  readonly presence?: PresenceBus;
   /** Releases the broker's resources. */
   close(): Promise<void>;
 }

@@ -22,6 +22,7 @@
 import { createClient } from "redis";
 import { type Broker, BrokerUnavailable, type DeliverLocal, type Envelope } from "./broker.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { RedisPresenceBus } from "./presence_redis.ts";
 
 /** Options of {@linkcode redisBroker}. */
 export interface RedisBrokerOptions {
@@ -32,6 +33,10 @@ export interface RedisBrokerOptions {
   maxBackoffMs?: number;
   /** How long Redis may take to answer before it counts as down (default 1000 ms). */
   timeoutMs?: number;
+  /** Presence: a relay that stops has its users reported offline within this time (5000 ms). */
+  presenceTtlMs?: number;
+  /** Presence: key and channel prefix (default `layimws:presence:`). */
+  presencePrefix?: string;
 }
 
 /** The default of {@linkcode RedisBrokerOptions.timeoutMs}. */
@@ -84,6 +89,8 @@ interface Pending {
 }
 
 class RedisPubSubBroker implements RedisBroker {
+  // On these same connections: a user's arrival is published before its messages (PRES-7).
+  readonly presence: RedisPresenceBus;
   #node: string;
   #prefix: string;
   #logger: Logger;
@@ -139,6 +146,11 @@ class RedisPubSubBroker implements RedisBroker {
     };
     this.#pub = createClient({ url, disableOfflineQueue: true, socket });
     this.#sub = createClient({ url, socket });
+    this.presence = new RedisPresenceBus(this.#pub, this.#sub, nodeId, {
+      ttlMs: options.presenceTtlMs,
+      prefix: options.presencePrefix,
+      logger: this.#logger,
+    });
     for (const client of [this.#pub, this.#sub]) {
       // An unhandled "error" event would crash the process; state changes are logged below.
       client.on("error", () => this.#update("disconnected"));

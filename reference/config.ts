@@ -14,6 +14,12 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS, type Limits } from "../schemas/protocol.ts";
 import { DEMO_USERS_FILE } from "./directory.ts";
+import {
+  DEFAULT_PRESENCE,
+  DEFAULT_PRESENCE_TTL_MS,
+  type PresenceMode,
+  type PresenceSettings,
+} from "./presence.ts";
 
 /** Everything the CLI needs to start a relay. */
 export interface Config {
@@ -45,6 +51,10 @@ export interface Config {
   redisUrl?: string;
   /** How long Redis may take to answer before it counts as down (ms). */
   redisTimeoutMs?: number;
+  /** Presence settings given, when any (the rest are `DEFAULT_PRESENCE`). */
+  presence?: Partial<PresenceSettings>;
+  /** With `redisUrl`: the bound for a dead relay's users to go offline. */
+  presenceTtlMs?: number;
 }
 
 /** The outcome of {@linkcode parseConfig}: a config, a one-line error, or text to print. */
@@ -71,6 +81,10 @@ type Key =
   | "logFormat"
   | "redis"
   | "redisTimeout"
+  | "presence"
+  | "presenceOfflineDelay"
+  | "presenceTtl"
+  | "maxWatch"
   | keyof Limits;
 
 interface Option {
@@ -290,6 +304,41 @@ const OPTIONS: Option[] = [
       "answered within MS: messages that need another relay are then answered unavailable.",
     default: "1000",
   },
+  {
+    key: "presence",
+    flag: "--presence",
+    env: "LAYIM_WS_PRESENCE",
+    arg: "friends|all|off",
+    help: "Presence: with tokens or --users a user may watch its token's friends claim, else " +
+      "the directory's users; without either, friends offers no presence and all lets anyone " +
+      "watch anyone; off offers none.",
+    default: DEFAULT_PRESENCE.mode,
+  },
+  {
+    key: "presenceOfflineDelay",
+    flag: "--presence-offline-delay",
+    env: "LAYIM_WS_PRESENCE_OFFLINE_DELAY",
+    arg: "MS",
+    help: "Report a user offline this long after its last session ended (a reload does not flap).",
+    default: String(DEFAULT_PRESENCE.offlineDelayMs),
+  },
+  {
+    key: "maxWatch",
+    flag: "--max-watch",
+    env: "LAYIM_WS_MAX_WATCH",
+    arg: "N",
+    help: "Most users one connection may watch.",
+    default: String(DEFAULT_PRESENCE.maxWatchIds),
+  },
+  {
+    key: "presenceTtl",
+    flag: "--presence-ttl",
+    env: "LAYIM_WS_PRESENCE_TTL",
+    arg: "MS",
+    help: "With --redis: a relay that stops (killed, cut off) has its users reported offline " +
+      "by the others within this time.",
+    default: String(DEFAULT_PRESENCE_TTL_MS),
+  },
 ];
 
 const BY_NAME = new Map<string, Option>();
@@ -426,6 +475,23 @@ function build(raw: Map<Key, Raw>, lists: Map<Key, Raw[]>): Config {
     throw new Error(`${raw.get("redis")!.from}: must be a redis:// or rediss:// URL`);
   }
 
+  const presence: Partial<PresenceSettings> = {};
+  const mode = text("presence");
+  if (mode !== undefined) {
+    if (mode !== "friends" && mode !== "all" && mode !== "off") {
+      throw new Error(`${raw.get("presence")!.from}: must be friends, all or off`);
+    }
+    presence.mode = mode satisfies PresenceMode;
+  }
+  const offlineDelay = num("presenceOfflineDelay", 0, 600_000);
+  if (offlineDelay !== undefined) presence.offlineDelayMs = offlineDelay;
+  const maxWatch = num("maxWatch", 1, 100_000);
+  if (maxWatch !== undefined) presence.maxWatchIds = maxWatch;
+  const presenceTtlMs = num("presenceTtl", 500, 3_600_000);
+  if (presenceTtlMs !== undefined && redisUrl === undefined) {
+    throw new Error(`${raw.get("presenceTtl")!.from}: applies only with --redis`);
+  }
+
   const limits: Partial<Limits> = {};
   for (const [key, [min, max]] of Object.entries(LIMIT_RANGES) as [keyof Limits, number[]][]) {
     const n = num(key, min, max);
@@ -461,6 +527,8 @@ function build(raw: Map<Key, Raw>, lists: Map<Key, Raw[]>): Config {
     }
     config.metricsHost = metricsHost;
   }
+  if (Object.keys(presence).length > 0) config.presence = presence;
+  if (presenceTtlMs !== undefined) config.presenceTtlMs = presenceTtlMs;
   const jwtSecret = text("jwtSecret");
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   const jwtSecretFile = text("jwtSecretFile");

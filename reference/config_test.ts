@@ -321,3 +321,28 @@ Deno.test("config: only one JWT key source, and a secret is never echoed", () =>
   );
   assertEquals(error(["--jwt-secret="]), "--jwt-secret: must not be empty");
 });
+
+Deno.test("config: presence flags and their environment variables", () => {
+  const args = ["--presence", "all", "--presence-offline-delay=0", "--max-watch", "50"];
+  assertEquals(config(args).presence, { mode: "all", offlineDelayMs: 0, maxWatchIds: 50 });
+  const env = {
+    LAYIM_WS_PRESENCE: "off",
+    LAYIM_WS_PRESENCE_OFFLINE_DELAY: "3000",
+    LAYIM_WS_MAX_WATCH: "7",
+    LAYIM_WS_REDIS: "redis://127.0.0.1:6379",
+    LAYIM_WS_PRESENCE_TTL: "9000",
+  };
+  const c = config([], env);
+  assertEquals([c.presence, c.presenceTtlMs], [
+    { mode: "off", offlineDelayMs: 3000, maxWatchIds: 7 },
+    9000,
+  ]);
+  assertEquals(config([]).presence, undefined);
+  assertEquals(error(["--presence", "friend"]), "--presence: must be friends, all or off");
+  assertEquals(
+    error(["--presence-ttl", "9000"]),
+    "--presence-ttl: applies only with --redis",
+  );
+  assertStringIncludes(error(["--max-watch", "0"]), "--max-watch: must be an integer from 1");
+  assertStringIncludes(error(["--presence-ttl", "100", "--redis", "redis://r"]), "from 500");
+});

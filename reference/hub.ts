@@ -28,6 +28,7 @@ import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { REFUSAL_LOG_INTERVAL_MS, Refusals } from "./refusals.ts";
+import { Presence, type PresenceSettings } from "./presence.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 import { ClientSession, type SessionContext, type Transport } from "./session.ts";
@@ -46,6 +47,8 @@ export interface HubOptions {
   refusalLogIntervalMs?: number;
   /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
   broker?: BrokerFactory;
+  /** Presence settings (default `DEFAULT_PRESENCE`: offered with tokens or a directory). */
+  presence?: Partial<PresenceSettings>;
 }
 
 /** Counts of one relay: open connections, identified sessions and users online. */
@@ -67,6 +70,7 @@ export class Hub implements SessionContext {
   readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
+  readonly presence: Presence<ClientSession>;
   readonly sessions: Set<ClientSession> = new Set();
   #seq = 0;
   #closing = false;
@@ -90,6 +94,17 @@ export class Hub implements SessionContext {
       refused: (reason, session) => this.refusals.add(reason, { session }),
       node: this.node,
       maxSessionsPerUser: this.limits.maxSessionsPerUser,
+      presence: {
+        here: (user) => this.presence.here(user),
+        gone: (user) => this.presence.gone(user),
+      },
+    });
+    this.presence = new Presence({
+      ...options.presence,
+      tokens: options.auth !== undefined,
+      directory: options.directory,
+      bus: this.router.broker.presence,
+      counters: this.metrics,
     });
   }
 
@@ -137,9 +152,13 @@ export class Hub implements SessionContext {
     clearTimeout(timer);
   }
 
-  /** Logs the last refusal summaries and releases the broker. */
-  close(): Promise<void> {
+  /**
+   * Logs the last refusal summaries, ends presence (other relays keep this one's users one
+   * offline delay longer), then releases the broker.
+   */
+  async close(): Promise<void> {
     this.refusals.close();
-    return this.router.broker.close();
+    await this.presence.close();
+    await this.router.broker.close();
   }
 }

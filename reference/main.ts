@@ -61,11 +61,13 @@ async function main(): Promise<void> {
       directory,
       webRoot: config.webRoot,
       logger,
+      presence: config.presence,
       // Loaded only when asked for: a single relay never loads the Redis client.
       broker: config.redisUrl
         ? (await import("./broker_redis.ts")).redisBroker(config.redisUrl, {
           logger,
           timeoutMs: config.redisTimeoutMs,
+          presenceTtlMs: config.presenceTtlMs,
         })
         : undefined,
     });

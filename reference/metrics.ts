@@ -56,6 +56,8 @@ export class Metrics {
   brokerUp = 1;
   /** Reads the log lines dropped because standard error was not read fast enough (counter). */
   logLinesDropped: () => number = () => 0;
+  /** `presence` frames written, answers and changes (counter). */
+  presenceFrames = 0;
 
   #refused = new Map<string, number>();
   #closes = new Map<number, number>();
@@ -105,6 +107,11 @@ export class Metrics {
       "layimws_log_lines_dropped_total",
       "Log lines dropped because the log's reader did not keep up.",
       () => this.logLinesDropped(),
+    );
+    counter(
+      "layimws_presence_frames_total",
+      "presence frames written to watchers.",
+      () => this.presenceFrames,
     );
     new Counter({
       name: "layimws_frames_refused_total",

@@ -24,6 +24,12 @@ export {
 export { LocalBroker, localBroker } from "./broker_local.ts";
 export { denoServer } from "./deno_adapter.ts";
 export type { RelayStats } from "./hub.ts";
+export {
+  DEFAULT_PRESENCE,
+  type PresenceBus,
+  type PresenceMode,
+  type PresenceSettings,
+} from "./presence.ts";
 export type { Session } from "./registry.ts";
 export type { Accepted, Listening, RelayServer, Routes, Upgrade } from "./routes.ts";
 export type { SessionEvents, Transport } from "./session.ts";

@@ -15,7 +15,14 @@ async function nodes(
   args: string[] = [],
 ): Promise<RelayProcess[]> {
   const relays = await Promise.all(
-    Array.from({ length: count }, () => spawnRelay(["--redis", redisUrl, "--no-web", ...args])),
+    Array.from(
+      { length: count },
+      // No directory: presence for the runner's random users.
+      () =>
+        spawnRelay(
+          ["--redis", redisUrl, "--no-web", "--no-users", "--presence", "all"].concat(args),
+        ),
+    ),
   );
   await Promise.all(relays.map((r) => r.waitForLog(brokerUp)));
   return relays;
@@ -45,6 +52,13 @@ for (const profile of ["v1", "legacy"] as const) {
       const findings = report.results.filter((r) => r.status === "finding");
       assertEquals(findings.map((r) => `${r.id}: ${r.actual}`), []);
       assert(report.summary.passed > 20, `only ${report.summary.passed} cases passed`);
+      const presence = report.results.filter((r) => r.id.startsWith("presence/"));
+      if (profile === "v1") {
+        const passed = presence.filter((r) => r.status === "pass").map((r) => r.id);
+        for (const id of ["other-relay", "two-sessions", "before-message", "online-offline"]) {
+          assert(passed.includes(`presence/${id}`), `presence/${id} did not pass`);
+        }
+      }
     } finally {
       await Promise.all([one.stop(), two.stop()]);
     }
@@ -129,6 +143,61 @@ Deno.test("multi-node: Redis outage answers unavailable, keeps local delivery, r
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await Promise.all([one.stop(), two.stop()]);
+  }
+});
+
+Deno.test("multi-node: a killed relay's users are reported offline on the other relay within the TTL", async () => {
+  await using redis = await startRedis();
+  const [one, two] = await nodes(redis.url, 2);
+  const clients: TestClient[] = [];
+  try {
+    const w = await v1(two.wsUrl, "kill-w");
+    clients.push(w);
+    w.send({ type: "watch", ids: ["kill-x", "kill-y"], ref: "w" });
+    assertEquals(await w.nextJson(), {
+      type: "presence",
+      online: [],
+      offline: ["kill-x", "kill-y"],
+      ref: "w",
+    });
+    clients.push(await v1(one.wsUrl, "kill-x"));
+    assertEquals(await w.nextJson(), { type: "presence", online: ["kill-x"], offline: [] });
+    // kill-y is on both relays: it stays online.
+    clients.push(await v1(one.wsUrl, "kill-y"), await v1(two.wsUrl, "kill-y"));
+    assertEquals(await w.nextJson(), { type: "presence", online: ["kill-y"], offline: [] });
+    const killed = performance.now();
+    await one.kill();
+    // The stated bound: --presence-ttl, 5000 ms by default; a second of slack for the timers
+    // of a loaded machine.
+    assertEquals(await w.nextJson(6000), { type: "presence", online: [], offline: ["kill-x"] });
+    const ms = Math.round(performance.now() - killed);
+    console.log(`kill-x reported offline on the other relay ${ms} ms after SIGKILL (TTL 5000 ms)`);
+    assert(ms >= 3000, `reported ${ms} ms after the kill: sooner than any heartbeat could lapse`);
+    await w.expectSilence(300);
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await two.stop();
+  }
+});
+
+Deno.test("multi-node: a relay stopped cleanly keeps its users online elsewhere for the offline delay", async () => {
+  await using redis = await startRedis();
+  const [one, two, three] = await nodes(redis.url, 3);
+  const clients: TestClient[] = [];
+  try {
+    const w = await v1(three.wsUrl, "stop-w");
+    clients.push(w);
+    w.send({ type: "watch", ids: ["stop-x"] });
+    assertEquals((await w.nextJson()).offline, ["stop-x"]);
+    clients.push(await v1(one.wsUrl, "stop-x"));
+    assertEquals((await w.nextJson()).online, ["stop-x"]);
+    // A rolling restart: the relay stops, its user is back on another one within a second.
+    await one.stop();
+    clients.push(await v1(two.wsUrl, "stop-x"));
+    await w.expectSilence(4000);
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await Promise.all([two.stop(), three.stop()]);
   }
 });
 

@@ -30,6 +30,8 @@ export interface RouterOptions<S extends Session> {
   /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
+  /** Told of each user's first session on this node and of the end of its last (presence). */
+  presence?: { here(userId: string): void; gone(userId: string): void };
 }
 
 /** Routes messages between the sessions of a registry through a broker. */
@@ -42,6 +44,7 @@ export class Router<S extends Session = Session> {
   #node: string;
   #seq = 0;
   #maxSessions: number;
+  #presence?: RouterOptions<S>["presence"];
   // Outcomes still in flight per session (an asynchronous broker), and how many sessions have
   // some: while none do, outcomes are sent at once without a lookup.
   #tails = new WeakMap<S, Promise<unknown>>();
@@ -53,6 +56,7 @@ export class Router<S extends Session = Session> {
     this.#refused = options.refused;
     this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
+    this.#presence = options.presence;
     this.broker = options.broker(this.deliverLocal, options.node);
   }
 
@@ -77,17 +81,26 @@ export class Router<S extends Session = Session> {
   attach(session: S): void | Promise<void> {
     const list = this.#registry.get(session.userId);
     const excess = list.length - this.#maxSessions + 1;
+    // The newcomer is added first, so that replacing a session never leaves the user without
+    // one: no unsubscribe, no offline report.
+    const first = this.#registry.add(session);
     for (let i = 0; i < excess; i++) {
       this.detach(list[i]);
       list[i].close(CloseCode.replaced, "replaced by a newer session");
     }
-    return this.#registry.add(session) ? this.broker.subscribe(session.userId) : undefined;
+    if (!first) return undefined;
+    // Before `ready` and so before any message of this session: watchers learn of it first.
+    this.#presence?.here(session.userId);
+    return this.broker.subscribe(session.userId);
   }
 
   /** Forgets exactly this session (a stale one is a no-op); true when it was registered. */
   detach(session: S): boolean {
     if (!this.#registry.remove(session)) return false;
-    if (!this.#registry.has(session.userId)) this.broker.unsubscribe(session.userId);
+    if (!this.#registry.has(session.userId)) {
+      this.broker.unsubscribe(session.userId);
+      this.#presence?.gone(session.userId);
+    }
     return true;
   }
 

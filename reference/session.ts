@@ -29,6 +29,7 @@ import { TokenBucket, tooLarge, utf8Length } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Refusals } from "./refusals.ts";
+import type { Presence } from "./presence.ts";
 import type { Registry, Session } from "./registry.ts";
 import type { Router } from "./router.ts";
 
@@ -74,6 +75,8 @@ export interface SessionContext {
   readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
+  /** Watch lists and presence frames (spec section 13). */
+  readonly presence: Presence<ClientSession>;
   /** Open sessions (connected, not yet closed). */
   readonly sessions: Set<ClientSession>;
 }
@@ -105,6 +108,8 @@ export class ClientSession implements Session, SessionEvents {
   userId = "";
   username?: string;
   avatar?: string;
+  /** The verified token's `friends` claim: whom this user may watch (PRES-8). */
+  friends?: readonly string[];
   /** Resolves once the transport reported the connection gone ({@linkcode closed}). */
   readonly done: Promise<void>;
   #ctx: SessionContext;
@@ -221,6 +226,7 @@ export class ClientSession implements Session, SessionEvents {
     const ctx = this.#ctx;
     ctx.sessions.delete(this);
     ctx.metrics.connectionsOpen = ctx.sessions.size;
+    if (identified) ctx.presence.forget(this);
     if (identified && ctx.router.detach(this)) this.#gauges();
     ctx.metrics.closed(code);
     ctx.logger.event("close", { session: this.id, user: this.userId || undefined, code });
@@ -263,7 +269,12 @@ export class ClientSession implements Session, SessionEvents {
     if (isSendMessage(frame)) this.#ctx.router.send(this, frame, now);
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
     else if (frame.type === "ping") this.send(pongFrame(frame.data));
-    else {
+    else if (frame.type === "watch") {
+      this.#ctx.presence.watch(this, frame, (text, reason) => {
+        this.#refuse(reason);
+        this.#ctx.router.reply(this, text);
+      }, now);
+    } else {
       this.#refuse("already_identified");
       this.send(errorFrame("already_identified", "this connection is already identified"));
     }
@@ -326,6 +337,7 @@ export class ClientSession implements Session, SessionEvents {
     this.userId = id;
     this.username = identity?.name ?? entry?.username;
     this.avatar = identity?.avatar ?? entry?.avatar;
+    this.friends = identity?.friends;
     clearTimeout(this.#timer);
     this.#state = "identified";
     // Registered before ready is sent: a message routed once ready is out reaches it.
@@ -351,7 +363,7 @@ export class ClientSession implements Session, SessionEvents {
       const user = known
         ? { username: this.username ?? "", avatar: this.avatar ?? "", sign: entry?.sign }
         : undefined;
-      this.send(readyFrame(id, this.id, ctx.limits, user));
+      this.send(readyFrame(id, this.id, ctx.limits, user, ctx.presence.ready));
     }
     ctx.logger.event("identify", { session: this.id, user: id, profile: this.profile });
     const queue = this.#queue;

@@ -8,12 +8,21 @@ import type { Case, Group } from "../case.ts";
 import { cleanup } from "./cleanup.ts";
 import { identify } from "./identify.ts";
 import { offline } from "./offline.ts";
+import { presence } from "./presence.ts";
 import { robustness } from "./robustness.ts";
 import { routing } from "./routing.ts";
 import { v1 } from "./v1.ts";
 
 /** Every group, in run order. */
-export const GROUPS: readonly Group[] = [identify, routing, offline, cleanup, robustness, v1];
+export const GROUPS: readonly Group[] = [
+  identify,
+  routing,
+  offline,
+  cleanup,
+  robustness,
+  v1,
+  presence,
+];
 
 /** Every case, in run order. */
 export const CASES: readonly Case[] = GROUPS.flatMap((g) => g.cases);
