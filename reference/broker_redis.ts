@@ -23,6 +23,7 @@ import { createClient } from "redis";
 import { type Broker, BrokerUnavailable, type DeliverLocal, type Envelope } from "./broker.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RedisPresenceBus } from "./presence_redis.ts";
+import { Subscriptions } from "./redis_subscriptions.ts";
 
 /** Options of {@linkcode redisBroker}. */
 export interface RedisBrokerOptions {
@@ -101,6 +102,7 @@ class RedisPubSubBroker implements RedisBroker {
   #pub: Client;
   // The subscriber keeps node-redis's offline queue: (un)subscribing is state to restore.
   #sub: Client;
+  #subs: Subscriptions;
   // Users with a session here: Redis counts this relay among their channel's receivers.
   #wanted = new Set<string>();
   // Users whose UNSUBSCRIBE is not yet confirmed: Redis may still count this relay.
@@ -146,7 +148,9 @@ class RedisPubSubBroker implements RedisBroker {
     };
     this.#pub = createClient({ url, disableOfflineQueue: true, socket });
     this.#sub = createClient({ url, socket });
-    this.presence = new RedisPresenceBus(this.#pub, this.#sub, nodeId, {
+    // Before the "ready" listeners below: a reconnect's SUBSCRIBEs precede the health check's PING.
+    this.#subs = new Subscriptions(this.#sub);
+    this.presence = new RedisPresenceBus(this.#pub, this.#sub, this.#subs, nodeId, {
       ttlMs: options.presenceTtlMs,
       prefix: options.presencePrefix,
       logger: this.#logger,
@@ -366,8 +370,8 @@ class RedisPubSubBroker implements RedisBroker {
 
   subscribe(userId: string): void | Promise<void> {
     this.#wanted.add(userId);
-    // While Redis is down the subscription is restored on reconnect.
-    const subscribed = this.#sub.subscribe(this.#prefix + userId, this.#listener).catch(() => {});
+    // While Redis is down the subscription is made on reconnect.
+    const subscribed = this.#subs.add(this.#prefix + userId, this.#listener);
     if (this.#state !== "up") return;
     return within(subscribed, this.#timeout, TIMED_OUT).then((result) => {
       if (result === TIMED_OUT) this.#update("timeout");
@@ -377,7 +381,7 @@ class RedisPubSubBroker implements RedisBroker {
   unsubscribe(userId: string): void {
     this.#wanted.delete(userId);
     this.#leaving.set(userId, (this.#leaving.get(userId) ?? 0) + 1);
-    this.#sub.unsubscribe(this.#prefix + userId, this.#listener).catch(() => {}).finally(() => {
+    this.#subs.remove(this.#prefix + userId).finally(() => {
       const n = this.#leaving.get(userId)! - 1;
       if (n === 0) this.#leaving.delete(userId);
       else this.#leaving.set(userId, n);

@@ -35,6 +35,7 @@ import { createHash } from "node:crypto";
 import type { createClient } from "redis";
 import { type Logger, silentLogger } from "./log.ts";
 import { DEFAULT_PRESENCE_TTL_MS, type PresenceBus } from "./presence.ts";
+import type { Subscriptions } from "./redis_subscriptions.ts";
 
 type Client = ReturnType<typeof createClient>;
 
@@ -166,6 +167,7 @@ const CLOSE_TIMEOUT_MS = 1000;
 export class RedisPresenceBus implements PresenceBus {
   readonly #pub: Client;
   readonly #sub: Client;
+  readonly #subs: Subscriptions;
   readonly #node: string;
   readonly #prefix: string;
   readonly #ttl: number;
@@ -204,9 +206,16 @@ export class RedisPresenceBus implements PresenceBus {
   #onSubReady = () => this.#snapshot();
 
   /** A bus of node `node` over the Redis broker's two connections. */
-  constructor(pub: Client, sub: Client, node: string, options: RedisPresenceOptions = {}) {
+  constructor(
+    pub: Client,
+    sub: Client,
+    subscriptions: Subscriptions,
+    node: string,
+    options: RedisPresenceOptions = {},
+  ) {
     this.#pub = pub;
     this.#sub = sub;
+    this.#subs = subscriptions;
     this.#node = node;
     this.#prefix = options.prefix ?? "layimws:presence:";
     this.#ttl = options.ttlMs ?? DEFAULT_PRESENCE_TTL_MS;
@@ -217,7 +226,7 @@ export class RedisPresenceBus implements PresenceBus {
     if (this.#started) return;
     this.#started = true;
     this.#changed = changed;
-    this.#sub.subscribe(this.#prefix + "events", this.#listener).catch(() => {});
+    this.#subs.add(this.#prefix + "events", this.#listener);
     this.#pub.on("ready", this.#onPubReady);
     this.#sub.on("ready", this.#onSubReady);
     this.#timer = setInterval(() => this.#heartbeat(), this.#ttl / 5);
@@ -245,7 +254,7 @@ export class RedisPresenceBus implements PresenceBus {
     this.#pub.off("ready", this.#onPubReady);
     this.#sub.off("ready", this.#onSubReady);
     if (!this.#started) return;
-    this.#sub.unsubscribe(this.#prefix + "events", this.#listener).catch(() => {});
+    this.#subs.remove(this.#prefix + "events");
     if (!this.#registered || !this.#pub.isReady) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([

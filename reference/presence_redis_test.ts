@@ -9,6 +9,7 @@ import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { redisBroker } from "./broker_redis.ts";
 import type { LogValue } from "./log.ts";
 import { RedisPresenceBus } from "./presence_redis.ts";
+import { Subscriptions } from "./redis_subscriptions.ts";
 import { serveRelay } from "./relay.ts";
 import { TestClient } from "../testing/net.ts";
 import { startRedis, type TestRedis } from "../testing/redis.ts";
@@ -30,6 +31,7 @@ class Node {
     const socket = { reconnectStrategy: () => reconnectMs };
     node.pub = createClient({ url, disableOfflineQueue: true, socket });
     node.sub = createClient({ url, socket });
+    const subscriptions = new Subscriptions(node.sub);
     for (const c of [node.pub, node.sub]) c.on("error", () => {});
     await Promise.all([node.pub.connect(), node.sub.connect()]);
     const logger = {
@@ -38,7 +40,7 @@ class Node {
         node.wakeup.wake();
       },
     };
-    node.bus = new RedisPresenceBus(node.pub, node.sub, id, { ttlMs, logger });
+    node.bus = new RedisPresenceBus(node.pub, node.sub, subscriptions, id, { ttlMs, logger });
     node.bus.start((users) => {
       node.changes.push([...users]);
       node.wakeup.wake();
