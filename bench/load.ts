@@ -71,7 +71,7 @@ export interface ConnectResult extends Verification {
 }
 
 /** The server's CPU so far, µs: `pid` plus every process of `pids` (NaN with neither). */
-async function cpuReader(target: Target): Promise<() => number> {
+export async function cpuReader(target: Target): Promise<() => number> {
   const pids = [target.pid, ...Object.values(target.pids ?? {})].filter((p) => p !== undefined);
   if (pids.length === 0) return () => NaN;
   const probes = await Promise.all(pids.map((pid) => ProcessProbe.open(pid)));
@@ -79,7 +79,7 @@ async function cpuReader(target: Target): Promise<() => number> {
 }
 
 /** The CPU so far of each process of the target's `pids`, µs, by name. */
-async function cpuByProcess(target: Target): Promise<() => Record<string, number>> {
+export async function cpuByProcess(target: Target): Promise<() => Record<string, number>> {
   const probes = await Promise.all(
     Object.entries(target.pids ?? {}).map(async ([name, pid]) =>
       [name, await ProcessProbe.open(pid)] as const

@@ -352,17 +352,18 @@ async function redisPid(port: number): Promise<number> {
   }
 }
 
-/** One node of `spec` on its own (no Redis); its CPU reported as `node1`. */
-export async function startOneNode(spec: RelaySpec): Promise<Deployment> {
-  const relay = await startRelay(spec);
+/** One node of `spec` on its own (no Redis), with relay flags `args`; its CPU as `node1`. */
+export async function startOneNode(spec: RelaySpec, args: string[] = []): Promise<Deployment> {
+  const relay = await startRelay(spec, { args });
   return { target: { url: relay.url, pids: { node1: relay.pid } }, stop: () => relay.stop() };
 }
 
 /**
  * Two nodes of `spec` sharing a fresh `redis-server` on a free loopback port (`--redis URL`):
  * the target's `url` is node 1, its `urlB` node 2; CPU reported as `node1`, `node2`, `redis`.
+ * `args`: further relay flags for both.
  */
-export async function startTwoNodes(spec: RelaySpec): Promise<Deployment> {
+export async function startTwoNodes(spec: RelaySpec, args: string[] = []): Promise<Deployment> {
   const redis = await startRedis();
   const relays: RunningRelay[] = [];
   const stop = async () => {
@@ -372,7 +373,7 @@ export async function startTwoNodes(spec: RelaySpec): Promise<Deployment> {
   try {
     const pid = await redisPid(redis.port);
     for (let i = 0; i < 2; i++) {
-      relays.push(await startRelay(spec, { args: ["--redis", redis.url] }));
+      relays.push(await startRelay(spec, { args: ["--redis", redis.url, ...args] }));
     }
     const [a, b] = relays;
     return {

@@ -358,6 +358,14 @@ const COLUMNS: Record<string, [metric: string, title: string][]> = {
     ["latency.p99Ms", "p99 ms"],
     ["latency.p99WindowMedianMs", "p99 1 s-window median"],
   ],
+  presence: [
+    ["cpuUsPerCycle", "CPU µs/connect+disconnect, all"],
+    ["cpuUsPerCycleBy.node1", "node 1"],
+    ["cpuUsPerCycleBy.node2", "node 2"],
+    ["cpuUsPerCycleBy.redis", "Redis"],
+    ["cyclesPerSec", "cycles/s"],
+    ["framesPerCycle", "presence frames/cycle"],
+  ],
 };
 
 function columnsOf(scenario: string): [string, string][] {
@@ -391,6 +399,49 @@ function rows(summaries: readonly Summary[]): { head: string[]; body: string[][]
   });
 }
 
+/** The cost of presence by node count: CPU per cycle with / without, of medians and per repeat. */
+export interface PresenceCost {
+  nodes: number;
+  off?: Stat;
+  on?: Stat;
+  /** on / off, of medians. */
+  ratio?: number;
+  /** on / off of each repeat that ran both. */
+  repeats: number[];
+}
+
+/** The presence cost of a run, one entry per node count that ran. */
+export function presenceCost(report: RunReport, metric = "cpuUsPerCycle"): PresenceCost[] {
+  return [1, 2].flatMap((nodes) => {
+    const label = (on: boolean) => `nodes=${nodes} presence=${on ? "on" : "off"}`;
+    const stat = (on: boolean) =>
+      report.summaries.find((s) => s.scenario === "presence" && s.variant === label(on))
+        ?.stats[metric];
+    const [off, on] = [stat(false), stat(true)];
+    if (!off && !on) return [];
+    const cell = (on: boolean, repeat: number) =>
+      report.cells.find((c) =>
+        c.scenario === "presence" && c.variant === label(on) && c.repeat === repeat
+      )?.metrics?.[metric];
+    const repeats = [...new Set(report.cells.map((c) => c.repeat))].sort((a, b) => a - b)
+      .flatMap((r) => {
+        const [a, b] = [cell(false, r), cell(true, r)];
+        return a && b ? [b / a] : [];
+      });
+    return [{ nodes, off, on, ratio: off && on ? on.median / off.median : undefined, repeats }];
+  });
+}
+
+function presenceLines(report: RunReport): string[] {
+  return presenceCost(report).map((c) =>
+    `presence cost, ${c.nodes === 1 ? "one node" : "two nodes via Redis"}: ${
+      fmt(c.ratio)
+    } × the CPU per connect + disconnect without presence (per repeat: ${
+      c.repeats.map(fmt).join(", ") || "–"
+    })`
+  );
+}
+
 /** The console table: one block per scenario variant, then the targets. */
 export function consoleTable(report: RunReport): string {
   const out: string[] = [];
@@ -402,6 +453,8 @@ export function consoleTable(report: RunReport): string {
   for (const r of [...report.relays, ...report.scenarios].filter((r) => r.missing)) {
     out.push(`${r.name}: missing (${r.missing})`);
   }
+  const cost = presenceLines(report);
+  if (cost.length) out.push(...cost, "");
   out.push(`targets (medians of this run; value / limit)${QUICK_NOTE[report.mode] ?? ""}:`);
   for (const t of report.targets) {
     const state = stateOf(t);
@@ -619,6 +672,26 @@ export function markdown(report: RunReport, side?: RunReport): string {
   for (const { head, body } of rows(report.summaries.filter((s) => s.scenario !== "multinode"))) {
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
     out.push(...body.map((r) => `| ${r.join(" | ")} |`), "");
+  }
+  const costs = presenceCost(report);
+  if (costs.length) {
+    const cell = (s?: Stat) => s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "–";
+    out.push(
+      "## The cost of presence",
+      "",
+      "Server CPU µs per connect + disconnect of a friend followed by 50 watchers, all processes, " +
+        "median (min–max) over the repeats; ratio: with presence / without, of medians, and of each " +
+        "repeat (the spread of those is the noise of the machine).",
+      "",
+      "| deployment | without presence | with presence | ratio | ratio per repeat |",
+      "|---|---|---|---|---|",
+      ...costs.map((c) =>
+        `| ${c.nodes === 1 ? "one node" : "two nodes via Redis"} | ${cell(c.off)} | ${
+          cell(c.on)
+        } | ${fmt(c.ratio)} | ${c.repeats.map(fmt).join(", ")} |`
+      ),
+      "",
+    );
   }
   if (report.profile) {
     out.push("## Where the reference relay's time goes", "", report.profile, "");

@@ -13,6 +13,7 @@ import {
   type SaturationResult,
   type Target,
 } from "./load.ts";
+import { presenceChurn } from "./presence.ts";
 import { openFileLimit, ProcessProbe } from "./proc.ts";
 import {
   type Deployment,
@@ -33,6 +34,7 @@ export const SCENARIO_NAMES = [
   "growth-pairs",
   "growth-size",
   "multinode",
+  "presence",
 ] as const;
 
 /** A scenario name (`--only`). */
@@ -157,6 +159,28 @@ function nodes(
       const verified = Object.fromEntries(VERIFY.map((k) => [k, sat[k] + rate[k]]));
       return { ...sat, ...latency, ...verified };
     },
+  };
+}
+
+/**
+ * Friends connecting and disconnecting while watchers follow them: one node or two via Redis
+ * (watchers on node 2), the relay offering presence or not (`--presence off`); the same load.
+ */
+function presenceVariant(
+  count: 1 | 2,
+  on: boolean,
+  o: { watchers: number; follows: number; friends: number; rounds: number },
+): Variant {
+  // No offline delay: each round's offline reports come at once, and rounds follow each other.
+  const args = ["--presence", on ? "all" : "off", "--presence-offline-delay", "0", "--no-users"];
+  return {
+    label: `nodes=${count} presence=${on ? "on" : "off"}`,
+    x: count,
+    start: (spec) => count === 1 ? startOneNode(spec, args) : startTwoNodes(spec, args),
+    run: async (target) =>
+      toMetrics(
+        await presenceChurn(target, { ...o, concurrency: 32, presence: on, timeoutMs: 120_000 }),
+      ),
   };
 }
 
@@ -401,6 +425,31 @@ export const SCENARIOS: readonly Scenario[] = [
         ? { pairs: 5, messages: 2000, rate: 1000, seconds: 0.5, warmupSeconds: 0.1 }
         : { pairs: 50, messages: 50_000, rate: 2000, seconds: 5, warmupSeconds: 1 };
       return [nodes("legacy", 1, o), nodes("legacy", 2, o), nodes("v1", 1, o), nodes("v1", 2, o)];
+    },
+  },
+  {
+    name: "presence",
+    description: "the cost of presence: 1,000 v1 watchers each following 50 of 1,000 friends " +
+      "(each friend followed by 50), the friends connecting (identify, ready) and disconnecting, " +
+      "32 at a time, 3 rounds after a warm-up round, every round settled before the next (every " +
+      "watcher told each transition, online then offline, verified); the relay with " +
+      "`--presence all` vs the same load with `--presence off`, one node and two via Redis " +
+      "(watchers on node 2, friends on node 1), no offline delay; server CPU µs per connect + " +
+      "disconnect, all processes",
+    profile: "v1",
+    key: "cpuUsPerCycle",
+    relays: ["ref"],
+    prepare: redisMissing,
+    variants: (mode) => {
+      const o = mode === "quick"
+        ? { watchers: 40, follows: 5, friends: 40, rounds: 1 }
+        : { watchers: 1000, follows: 50, friends: 1000, rounds: 3 };
+      return [
+        presenceVariant(1, false, o),
+        presenceVariant(1, true, o),
+        presenceVariant(2, false, o),
+        presenceVariant(2, true, o),
+      ];
     },
   },
 ];

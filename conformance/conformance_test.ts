@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { serveRelay } from "../reference/mod.ts";
 import { hs256Authenticator } from "../reference/auth.ts";
+import { createDirectory } from "../reference/directory.ts";
 import { type Defects, serveFixture, spawnFixture } from "./fixtures/layim_server.ts";
 import { type OtherProtocol, serveOther } from "./fixtures/other_protocols.ts";
 import { type Fault, serveFaultyRelay } from "../testing/faulty_relay.ts";
@@ -55,10 +56,17 @@ function verdicts(report: Report): string[] {
     .sort();
 }
 
+/** Presence cases that skip on a relay offering presence to anyone, without tokens. */
+const PRESENCE_FOR_ALL_SKIPS = [
+  "presence/unoffered-watch",
+  "presence/refused",
+  "presence/friends-claim",
+];
+
 for (const [profile, transport] of MATRIX) {
   Deno.test(`reference relay, ${profile}, ${transport}: every MUST and SHOULD passes`, async () => {
     const report = await withRelay(
-      { transport },
+      { transport, presence: { mode: "all" } },
       // Deno's own transport fails some transport cases: transport_test.ts asserts which.
       (url) =>
         runConformance({ url, profile, skip: transport === "deno" ? ["transport"] : [], ...FAST }),
@@ -67,14 +75,68 @@ for (const [profile, transport] of MATRIX) {
     assertEquals(verdicts(report), [], explain(report));
     assertEquals(ids(report, "error"), [], explain(report));
     assert(report.ok);
-    // Only the other profile's cases, and the token case (no tokens), are skipped.
+    // Only the other profile's cases, the token cases (no tokens) and the presence cases for
+    // other configurations are skipped.
     const skipped = report.results.filter((r) => r.status === "skip");
-    assert(
-      skipped.every((r) => r.id === "identify/token-refused" || /profile only/.test(r.reason!)),
+    assertEquals(
+      skipped.filter((r) =>
+        r.id !== "identify/token-refused" && !/profile only/.test(r.reason!) &&
+        !PRESENCE_FOR_ALL_SKIPS.includes(r.id)
+      ).map((r) => `${r.id}: ${r.reason}`),
+      [],
     );
+    if (profile === "v1") {
+      assert(ids(report, "pass").filter((id) => id.startsWith("presence/")).length >= 10);
+    }
     assert(report.summary.passed >= (profile === "v1" ? 49 : 37), `${report.summary.passed}`);
   });
 }
+
+Deno.test("presence, tokens naming friends: every presence case passes, privacy included", async () => {
+  const secret = "a-test-secret-of-at-least-32-bytes!";
+  const report = await withRelay(
+    { auth: hs256Authenticator(secret) },
+    (url) => runConformance({ url, jwtSecret: secret, only: ["presence"], ...FAST }),
+  );
+  assertEquals(verdicts(report), [], explain(report));
+  assertEquals(ids(report, "skip"), ["presence/legacy-counts", "presence/unoffered-watch"]);
+  assert(ids(report, "pass").includes("presence/refused"));
+  assert(ids(report, "pass").includes("presence/friends-claim"));
+});
+
+Deno.test("presence, a directory without tokens: users outside it are refused", async () => {
+  const directory = createDirectory([{ id: "1001", username: "张三", avatar: "/a.svg" }]);
+  const report = await withRelay(
+    { directory },
+    (url) => runConformance({ url, only: ["presence/refused", "presence/initial-state"], ...FAST }),
+  );
+  assertEquals(ids(report, "pass"), ["presence/refused"], explain(report));
+  // The runner's random users are not in the directory: it says so instead of failing.
+  const skipped = report.results.find((r) => r.id === "presence/initial-state")!;
+  assertEquals(skipped.status, "skip");
+  assertMatch(skipped.reason!, /does not let [A-Z]\d* watch these users.*--jwt-secret/);
+});
+
+Deno.test("presence off: watch is a frame of unknown type, the other presence cases skip", async () => {
+  const report = await withRelay(
+    { presence: { mode: "off" } },
+    (url) => runConformance({ url, only: ["presence"], ...FAST }),
+  );
+  assertEquals(ids(report, "pass"), ["presence/unoffered-watch"], explain(report));
+  assert(
+    report.results.filter((r) => r.status === "skip")
+      .every((r) => /does not offer presence/.test(r.reason!)),
+  );
+});
+
+Deno.test("presence: no offline delay is a SHOULD finding of presence/debounce only", async () => {
+  const report = await withRelay(
+    { presence: { mode: "all", offlineDelayMs: 0 } },
+    (url) => runConformance({ url, only: ["presence"], ...FAST }),
+  );
+  assertEquals(verdicts(report), ["presence/debounce [PRES-13]"], explain(report));
+  assert(report.ok);
+});
 
 Deno.test("auto profile: v1 on the relay, legacy on a legacy server", async () => {
   const only = ["identify/reachable"];
@@ -97,6 +159,18 @@ const FAULTS: [Fault, "v1" | "legacy", string[]][] = [
   ["store-offline", "v1", ["cleanup/clean-close [OFFLINE-1]", "offline/dropped [OFFLINE-1]"]],
   ["store-offline", "legacy", ["cleanup/clean-close [OFFLINE-1]", "offline/dropped [OFFLINE-1]"]],
   ["ignore-cap", "v1", ["cleanup/session-cap [LIFE-8]"]],
+  ["presence-late", "v1", ["presence/before-message [PRES-7]"]],
+  [
+    "presence-no-offline",
+    "v1",
+    [
+      "presence/legacy-counts [PRES-3]",
+      "presence/online-offline [PRES-12]",
+      "presence/other-relay [PRES-15]",
+      "presence/replace-add [PRES-6]",
+      "presence/two-sessions [PRES-12]",
+    ],
+  ],
 ];
 
 for (const [fault, profile, catching] of FAULTS) {
@@ -106,6 +180,7 @@ for (const [fault, profile, catching] of FAULTS) {
       port: 0,
       webRoot: null,
       limits: { maxSessionsPerUser: 3 },
+      presence: { mode: "all", offlineDelayMs: 200 },
     });
     try {
       const report = await runConformance({ url: relay.wsUrl, profile, only, ...FAST });
@@ -307,6 +382,7 @@ Deno.test("numeric ids: random per run, in the dialect's range, taken by a 32-bi
       frameCeiling: 0,
       limits: { ...DEFAULT_LIMITS },
       advertised: false,
+      features: [],
       headers: {},
       tokens: NO_TOKENS,
       epoch: 0,

@@ -5,6 +5,7 @@
  * @module
  */
 import { ErrorCodes, type Limits, type Profile, SUBPROTOCOL } from "../schemas/protocol.ts";
+import type { Ready } from "../schemas/types.ts";
 import { CaseFailure, CaseSkip } from "./case.ts";
 import { carries, connectUrl, DEFAULT_ID_RANGE, type Dialect, idRange } from "./dialect.ts";
 import { Peer } from "./peer.ts";
@@ -37,6 +38,10 @@ export interface RunSettings {
   limits: Limits;
   /** Whether `limits` were advertised by the server (v1 `ready`) rather than the defaults. */
   advertised: boolean;
+  /** The optional features the server's `ready` listed (v1; none for legacy). */
+  features: readonly string[];
+  /** The server's presence parameters (`ready.presence`), when it offers presence. */
+  presence?: Ready["presence"];
   /** Extra handshake headers (e.g. `Origin`). */
   headers: Record<string, string>;
   /** Where tokens come from. */
@@ -55,6 +60,8 @@ export interface OpenOptions {
   protocols?: string[];
   /** The token to send (legacy: in the URL; v1: in identify); default: the user's token. */
   token?: string | null;
+  /** Users the token names as friends (whom this user may watch), when tokens are minted. */
+  friends?: readonly string[];
   /** Handshake changes for cases that test the server's WebSocket layer. */
   wire?: Pick<WireOptions, "replaceHeaders" | "early">;
 }
@@ -121,6 +128,17 @@ export class CaseContext {
   /** The token source of the run. */
   get tokens(): TokenSource {
     return this.#settings.tokens;
+  }
+  /** The optional features the server's `ready` listed. */
+  get features(): readonly string[] {
+    return this.#settings.features;
+  }
+
+  /** Skips the case unless the server's `ready` listed `feature`. */
+  needsFeature(feature: string): void {
+    if (!this.features.includes(feature)) {
+      this.skip(`the server does not offer ${feature} (not in ready.features)`);
+    }
   }
 
   /**
@@ -200,7 +218,7 @@ export class CaseContext {
     const s = this.#settings;
     const token = options.token === null
       ? undefined
-      : options.token ?? await s.tokens.tokenFor(user);
+      : options.token ?? await s.tokens.tokenFor(user, options.friends);
     const base = options.node === "b" ? s.urlB : s.url;
     const v1 = s.profile === "v1";
     // v1 carries the token in the identify frame; legacy in the URL (IDENT-11).

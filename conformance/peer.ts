@@ -48,6 +48,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Whether a presence frame's `online` or `offline` member lists `user`. */
+function listed(ids: unknown, user: string): boolean {
+  return Array.isArray(ids) && ids.includes(user);
+}
+
 function defined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
@@ -251,6 +256,52 @@ export class Peer {
   outcomes(ref: string): Record<string, unknown>[] {
     return this.wire.received.flatMap((f) =>
       isObject(f.json) && OUTCOMES.has(f.json.type as string) && f.json.ref === ref ? [f.json] : []
+    );
+  }
+
+  /** v1 presence: sends a `watch` frame for `ids`. */
+  watch(
+    ids: readonly (string | number)[],
+    options: { mode?: "replace" | "add"; ref?: string } = {},
+  ) {
+    this.sendText(JSON.stringify({ type: "watch", ids, ...options }));
+  }
+
+  /** The state of `user` as the presence frames received so far tell it, if they do. */
+  presenceOf(user: string): "online" | "offline" | undefined {
+    let state: "online" | "offline" | undefined;
+    for (const f of this.framesOfType("presence")) {
+      if (listed(f.online, user)) state = "online";
+      else if (listed(f.offline, user)) state = "offline";
+    }
+    return state;
+  }
+
+  /** Presence frames received so far that report `user`, in order. */
+  presenceFramesAbout(user: string): Record<string, unknown>[] {
+    return this.framesOfType("presence").filter((f) =>
+      listed(f.online, user) || listed(f.offline, user)
+    );
+  }
+
+  /** Waits until the presence frames report `user` as `state`; false on timeout or close. */
+  async waitPresence(
+    user: string,
+    state: "online" | "offline",
+    timeoutMs = this.settings.timeoutMs,
+  ): Promise<boolean> {
+    await this.wire.waitFor(() => this.presenceOf(user) === state ? true : undefined, timeoutMs);
+    return this.presenceOf(user) === state;
+  }
+
+  /** Waits for the answer to the watch with `ref`: its `presence` frame, or an `error`. */
+  waitWatchAnswer(
+    ref: string,
+    timeoutMs = this.settings.timeoutMs,
+  ): Promise<Record<string, unknown> | undefined> {
+    return this.waitFrame(
+      (f) => (f.type === "presence" || f.type === "error") && f.ref === ref,
+      timeoutMs,
     );
   }
 

@@ -63,6 +63,7 @@ Deno.test("groups are declared once; case ids are unique, group/name; selection 
     "cleanup",
     "robustness",
     "v1",
+    "presence",
     "transport",
   ]);
   assertEquals(selectCases(["offline"]).map((c) => c.id), ["offline/dropped"]);

@@ -12,6 +12,7 @@ import {
   type Profile,
   SUBPROTOCOL,
 } from "../schemas/protocol.ts";
+import type { Ready } from "../schemas/types.ts";
 import { type Baseline, type BaselineComparison, compareBaseline } from "./baseline.ts";
 import { type Case, CaseFailure, CaseSkip, type Level } from "./case.ts";
 import { CASES } from "./cases/mod.ts";
@@ -464,6 +465,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     frameCeiling: options.frameCeiling ?? 16 * 1024 * 1024,
     limits: { ...DEFAULT_LIMITS },
     advertised: false,
+    features: [],
     headers: options.origin ? { origin: options.origin } : {},
     tokens: tokenSource(options),
     epoch,
@@ -475,6 +477,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     settings.limits = { ...DEFAULT_LIMITS, ...ready.limits as Partial<Limits> };
     settings.advertised = true;
   }
+  if (Array.isArray(ready?.features)) settings.features = ready.features.map(String);
+  if (typeof ready?.presence === "object") settings.presence = ready.presence as Ready["presence"];
   if (settings.urlB !== settings.url) {
     const down = await reachable({ ...settings, url: settings.urlB });
     if (down) throw new SetupError(down);

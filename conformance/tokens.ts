@@ -8,16 +8,24 @@ import { decodeJwt, SignJWT } from "jose";
 
 /** Where tokens for the run's users come from. */
 export interface TokenSource {
-  /** The token for `user`, or `undefined` when the run uses no tokens. */
-  tokenFor(user: string): Promise<string | undefined>;
+  /**
+   * The token for `user`, or `undefined` when the run uses no tokens. With `friends`, a token
+   * that can be minted names them in its `friends` claim (whom the user may watch, PRES-8).
+   */
+  tokenFor(user: string, friends?: readonly string[]): Promise<string | undefined>;
+  /** Whether {@linkcode tokenFor} can put a `friends` claim in tokens (minted tokens). */
+  readonly mintsFriends?: boolean;
   /** Fixed users (from `--token-a/--token-b`): the case must use these ids, in order. */
   readonly fixedUsers?: readonly string[];
   /** Mints a refused token of `kind` for `user`; absent when the run cannot mint tokens. */
   badToken?(user: string, kind: BadTokenKind): Promise<string>;
 }
 
-/** The kinds of bad token a run with a secret can mint. */
-export type BadTokenKind = "wrong-key" | "expired" | "alg-none" | "other-sub";
+/**
+ * The kinds of bad token a run with a secret can mint; `bad-friends` is signed and valid but
+ * for its `friends` claim, which is not an array of ids (PRES-9).
+ */
+export type BadTokenKind = "wrong-key" | "expired" | "alg-none" | "other-sub" | "bad-friends";
 
 /** No tokens: the server under test does not verify any. */
 export const NO_TOKENS: TokenSource = { tokenFor: () => Promise.resolve(undefined) };
@@ -38,7 +46,9 @@ export function secretTokens(secret: string): TokenSource {
   const now = () => Math.floor(Date.now() / 1000);
   const cache = new Map<string, Promise<string>>();
   return {
-    tokenFor(user) {
+    mintsFriends: true,
+    tokenFor(user, friends) {
+      if (friends) return sign(secret, { iat: now(), exp: now() + 3600, friends }, user);
       let token = cache.get(user);
       if (!token) {
         token = sign(secret, { iat: now(), exp: now() + 3600 }, user);
@@ -54,6 +64,8 @@ export function secretTokens(secret: string): TokenSource {
           return sign(secret, { iat: now() - 7200, exp: now() - 3600 }, user);
         case "other-sub":
           return sign(secret, { iat: now(), exp: now() + 3600 }, `${user}-other`);
+        case "bad-friends":
+          return sign(secret, { iat: now(), exp: now() + 3600, friends: "everyone" }, user);
         case "alg-none":
           return Promise.resolve(
             `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: user, exp: now() + 3600 })}.`,

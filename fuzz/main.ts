@@ -5,66 +5,63 @@
  * seed and index (replay it with `--seed S --case I`) and its bytes, to add to
  * `fuzz/regressions.json`.
  *
+ * With `--relay`, the whole reference relay is fuzzed at the level of its frames instead
+ * (`relay_main.ts`: JSON-level generators, raw frames over TCP, a v1 canary; cases kept in
+ * `fuzz/relay_regressions.json`).
+ *
  * ```sh
  * deno task fuzz --frames 1000000            # until a million frames (default 100,000)
  * deno task fuzz --seconds 600 --seed 42      # ten minutes
  * deno task fuzz --generators mutated,noise   # some generators only
  * deno task fuzz --seed 42 --case 1234        # replay one case
- * deno task fuzz --relay tcp --frames 1000000  # the reference relay itself (reference/main.ts)
+ * deno task fuzz --reference tcp --frames 1000000  # raw frames to reference/main.ts on tcp
  * deno task fuzz --target "deno run -A my_relay.ts --port {port}" --path /ws
+ * deno task fuzz --relay --frames 1000000     # the reference relay, JSON-level and raw frames
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { COMMON_FLAGS, numberFlag, pickGenerators } from "./cli.ts";
 import { fuzz } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
+import { relayMain } from "./relay_main.ts";
 import { relayTarget, startTarget, type TargetCommand, tcpRelay } from "./target.ts";
 
 const USAGE = "usage: deno task fuzz [--frames N] [--seconds S] [--seed N] [--case I] " +
   `[--concurrency N] [--generators ${Object.keys(GENERATORS).join(",")}] ` +
-  '[--relay tcp|deno | --target "COMMAND with {port}"] [--path /ws]';
+  '[--reference tcp|deno | --target "COMMAND with {port}"] [--path /ws]\n' +
+  "       deno task fuzz --relay …  (the reference relay at the level of its frames; " +
+  "--relay --help)";
 
-function number(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`bad --${name}: ${value}\n${USAGE}`);
-  return n;
-}
+const number = (value: string | undefined, fallback: number, name: string) =>
+  numberFlag(value, fallback, name, USAGE);
 
 async function main(args: string[]): Promise<number> {
+  if (args.includes("--relay")) return await relayMain(args.filter((a) => a !== "--relay"));
   const { values } = parseArgs({
     args,
     options: {
-      frames: { type: "string" },
-      seconds: { type: "string" },
-      seed: { type: "string" },
-      case: { type: "string" },
-      concurrency: { type: "string" },
-      generators: { type: "string" },
+      ...COMMON_FLAGS,
       target: { type: "string" },
-      relay: { type: "string" },
+      reference: { type: "string" },
       path: { type: "string", default: "/" },
-      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const names = values.generators?.split(",") ?? Object.keys(GENERATORS);
-  const unknown = names.filter((n) => !(n in GENERATORS));
-  if (unknown.length > 0) throw new Error(`unknown generators: ${unknown.join(", ")}\n${USAGE}`);
+  const generators = pickGenerators(GENERATORS, values.generators, USAGE);
   const seed = number(values.seed, Math.floor(Math.random() * 2 ** 31), "seed");
-  if (values.relay !== undefined && values.relay !== "tcp" && values.relay !== "deno") {
-    throw new Error(`bad --relay: ${values.relay}\n${USAGE}`);
+  const reference = values.reference;
+  if (reference !== undefined && reference !== "tcp" && reference !== "deno") {
+    throw new Error(`bad --reference: ${reference}\n${USAGE}`);
   }
-  if (values.relay !== undefined && values.target !== undefined) {
-    throw new Error(`--relay and --target both name the target: choose one\n${USAGE}`);
+  if (reference !== undefined && values.target !== undefined) {
+    throw new Error(`--reference and --target both name the target: choose one\n${USAGE}`);
   }
-  const command: TargetCommand = values.relay
-    ? relayTarget(values.relay)
-    : values.target
+  const command: TargetCommand = reference ? relayTarget(reference) : values.target
     ? (port) => {
       const words = values.target!.replaceAll("{port}", String(port)).split(/\s+/);
       return [words[0], words.slice(1)];
@@ -85,7 +82,7 @@ async function main(args: string[]): Promise<number> {
       frames: number(values.frames, values.seconds ? Infinity : 100_000, "frames"),
       seconds: number(values.seconds, Infinity, "seconds"),
       concurrency: number(values.concurrency, 32, "concurrency"),
-      generators: Object.fromEntries(names.map((n) => [n, GENERATORS[n]])),
+      generators,
       endWithinMs: 10_000,
       progress: (line) => console.error(line),
       only: values.case === undefined ? undefined : number(values.case, 0, "case"),

@@ -4,7 +4,9 @@
  * A token is accepted only when it is signed with one of the configured algorithms (HS256 for a
  * shared secret; RS256, ES256 or EdDSA for a JWKS of public keys), so `alg: none` and algorithm
  * confusion are refused. `exp` and `nbf` are honoured with a clock tolerance of
- * {@linkcode CLOCK_TOLERANCE_SECONDS} seconds. Errors carry a short reason and never the token.
+ * {@linkcode CLOCK_TOLERANCE_SECONDS} seconds, and a token without `exp` is refused unless the
+ * {@linkcode TokenPolicy} allows it: such a token is a password that never expires, and one
+ * copy in a proxy log (`?token=`) is enough. Errors carry a short reason and never the token.
  *
  * ```ts
  * import { SignJWT } from "jose";
@@ -20,13 +22,18 @@
  * @module
  */
 import { createLocalJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { normalizeId, validateLegacyId } from "../schemas/validate.ts";
 import { readConfigFile } from "./files.ts";
 
-/** Who a valid token names: `sub` is the user id; `name` and `avatar` become display fields. */
+/**
+ * Who a valid token names: `sub` is the user id; `name` and `avatar` become display fields;
+ * `friends`, the users it may watch (presence, PRES-8).
+ */
 export interface Identity {
   sub: string;
   name?: string;
   avatar?: string;
+  friends?: string[];
 }
 
 /** Verifies a token; rejects with {@linkcode AuthError} when it must be refused. */
@@ -41,6 +48,7 @@ export type AuthReason =
   | "bad signature"
   | "unsupported algorithm"
   | "missing sub"
+  | "missing exp"
   | "malformed";
 
 /** A refused token. `message` is the reason alone, safe to log and to send to the client. */
@@ -64,6 +72,7 @@ const JWKS_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
 function reasonFor(error: unknown): AuthReason {
   if (error instanceof errors.JWTExpired) return "expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "exp" && error.reason === "missing") return "missing exp";
     return error.claim === "nbf" && error.reason === "check_failed" ? "not yet valid" : "malformed";
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return "unsupported algorithm";
@@ -75,17 +84,43 @@ function reasonFor(error: unknown): AuthReason {
   return "malformed";
 }
 
+/** A `friends` claim as ids; one that is not an array of valid ids makes the token malformed (PRES-9). */
+function friendsOf(claim: unknown): string[] {
+  const valid = Array.isArray(claim) &&
+    claim.every((id) =>
+      (typeof id === "string" || Number.isSafeInteger(id)) &&
+      validateLegacyId(normalizeId(id)).ok
+    );
+  if (!valid) throw new AuthError("malformed");
+  return (claim as (string | number)[]).map(normalizeId);
+}
+
 function identityOf(payload: JWTPayload): Identity {
   const { sub, name, avatar } = payload;
   if (typeof sub !== "string" || sub === "") throw new AuthError("missing sub");
   const identity: Identity = { sub };
   if (typeof name === "string" && name !== "") identity.name = name;
   if (typeof avatar === "string" && avatar !== "") identity.avatar = avatar;
+  if (payload.friends !== undefined) identity.friends = friendsOf(payload.friends);
   return identity;
 }
 
-function authenticator(getKey: JWTVerifyGetKey, algorithms: string[]): Authenticator {
-  const options = { algorithms, clockTolerance: CLOCK_TOLERANCE_SECONDS };
+/** What a token must carry besides a valid signature and `sub`. */
+export interface TokenPolicy {
+  /** Refuse tokens without an `exp` claim (default true). */
+  requireExp?: boolean;
+}
+
+function authenticator(
+  getKey: JWTVerifyGetKey,
+  algorithms: string[],
+  policy: TokenPolicy,
+): Authenticator {
+  const options = {
+    algorithms,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    requiredClaims: policy.requireExp === false ? [] : ["exp"],
+  };
   return {
     async verify(token) {
       let payload: JWTPayload;
@@ -100,14 +135,20 @@ function authenticator(getKey: JWTVerifyGetKey, algorithms: string[]): Authentic
 }
 
 /** An authenticator for HS256 tokens signed with a shared secret (a string is UTF-8 encoded). */
-export function hs256Authenticator(secret: Uint8Array | string): Authenticator {
+export function hs256Authenticator(
+  secret: Uint8Array | string,
+  policy: TokenPolicy = {},
+): Authenticator {
   const key = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
   if (key.length === 0) throw new Error("the JWT secret is empty");
-  return authenticator(() => key, ["HS256"]);
+  return authenticator(() => key, ["HS256"], policy);
 }
 
 /** An authenticator for RS256, ES256 or EdDSA tokens verified with a set of public keys. */
-export function jwksAuthenticator(jwks: { keys: JsonWebKey[] }): Authenticator {
+export function jwksAuthenticator(
+  jwks: { keys: JsonWebKey[] },
+  policy: TokenPolicy = {},
+): Authenticator {
   if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) {
     throw new Error('a JWKS must be an object {"keys": [...]} with at least one key');
   }
@@ -117,11 +158,11 @@ export function jwksAuthenticator(jwks: { keys: JsonWebKey[] }): Authenticator {
       throw new Error("a JWKS must hold public keys only (RSA, EC or OKP, without private parts)");
     }
   }
-  return authenticator(createLocalJWKSet(jwks), JWKS_ALGORITHMS);
+  return authenticator(createLocalJWKSet(jwks), JWKS_ALGORITHMS, policy);
 }
 
-/** Where the relay's token keys come from; at most one of the three may be set. */
-export interface AuthSources {
+/** Where the relay's token keys come from (at most one of the three), and its token policy. */
+export interface AuthSources extends TokenPolicy {
   /** The HS256 secret itself (prefer `jwtSecretFile`: command lines and environments leak). */
   jwtSecret?: string;
   /** A file holding the HS256 secret; one trailing newline is ignored. */
@@ -147,11 +188,12 @@ export async function loadAuthenticator(o: AuthSources): Promise<Authenticator |
   if (given.length > 1) {
     throw new Error("choose one of a JWT secret, a JWT secret file or a JWKS file, not several");
   }
-  if (o.jwtSecret !== undefined) return hs256Authenticator(o.jwtSecret);
+  const policy = { requireExp: o.requireExp };
+  if (o.jwtSecret !== undefined) return hs256Authenticator(o.jwtSecret, policy);
   if (o.jwtSecretFile !== undefined) {
     const secret = withoutTrailingNewline(await readConfigFile(o.jwtSecretFile, "JWT secret file"));
     if (secret.length === 0) throw new Error(`JWT secret file ${o.jwtSecretFile} is empty`);
-    return hs256Authenticator(secret);
+    return hs256Authenticator(secret, policy);
   }
   if (o.jwksFile !== undefined) {
     const text = new TextDecoder().decode(await readConfigFile(o.jwksFile, "JWKS file"));
@@ -162,7 +204,7 @@ export async function loadAuthenticator(o: AuthSources): Promise<Authenticator |
       throw new Error(`JWKS file ${o.jwksFile} is not valid JSON`);
     }
     try {
-      return jwksAuthenticator(jwks);
+      return jwksAuthenticator(jwks, policy);
     } catch (error) {
       throw new Error(`JWKS file ${o.jwksFile}: ${(error as Error).message}`);
     }

@@ -19,7 +19,8 @@ const key = new TextEncoder().encode(SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 
 function hs256(claims: Record<string, unknown>, secret = key): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(secret);
+  return new SignJWT({ exp: now() + 60, ...claims }).setProtectedHeader({ alg: "HS256" })
+    .sign(secret);
 }
 
 function base64url(value: unknown): string {
@@ -51,6 +52,18 @@ Deno.test("hs256: name and avatar claims become display fields", async () => {
     name: "张三",
     avatar: "/avatars/1001.svg",
   });
+});
+
+Deno.test("hs256: a friends claim becomes the ids this user may watch; a bad one is malformed", async () => {
+  const auth = hs256Authenticator(key);
+  assertEquals(await auth.verify(await hs256({ sub: "1001", friends: ["1002", 1003] })), {
+    sub: "1001",
+    friends: ["1002", "1003"],
+  });
+  assertEquals((await auth.verify(await hs256({ sub: "1001", friends: [] }))).friends, []);
+  for (const friends of ["1002", ["10 02"], [1.5], [null], { a: 1 }]) {
+    assertEquals(await refusal(auth.verify(await hs256({ sub: "1001", friends }))), "malformed");
+  }
 });
 
 Deno.test("hs256: non-string name and avatar claims are ignored", async () => {
@@ -122,7 +135,9 @@ Deno.test("jwks: a token signed by a key outside the set is refused", async () =
   const trusted = await generateKeyPair("ES256");
   const other = await generateKeyPair("ES256");
   const auth = jwksAuthenticator({ keys: [await exportJWK(trusted.publicKey)] });
-  const token = await new SignJWT({ sub: "1002" }).setProtectedHeader({ alg: "ES256" })
+  const token = await new SignJWT({ sub: "1002", exp: now() + 60 }).setProtectedHeader({
+    alg: "ES256",
+  })
     .sign(other.privateKey);
   assertEquals(await refusal(auth.verify(token)), "bad signature");
 });
@@ -137,7 +152,8 @@ Deno.test("jwks: EdDSA and RS256 keys are accepted", async () => {
   for (const alg of ["EdDSA", "RS256"]) {
     const { publicKey, privateKey } = await generateKeyPair(alg);
     const auth = jwksAuthenticator({ keys: [await exportJWK(publicKey)] });
-    const token = await new SignJWT({ sub: "1003" }).setProtectedHeader({ alg }).sign(privateKey);
+    const token = await new SignJWT({ sub: "1003", exp: now() + 60 }).setProtectedHeader({ alg })
+      .sign(privateKey);
     assertEquals(await auth.verify(token), { sub: "1003" }, alg);
   }
 });
@@ -185,7 +201,9 @@ Deno.test("loadAuthenticator: a JWKS file", async () => {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   await withTempFile(JSON.stringify({ keys: [await exportJWK(publicKey)] }), async (path) => {
     const auth = await loadAuthenticator({ jwksFile: path });
-    const token = await new SignJWT({ sub: "1004" }).setProtectedHeader({ alg: "ES256" })
+    const token = await new SignJWT({ sub: "1004", exp: now() + 60 }).setProtectedHeader({
+      alg: "ES256",
+    })
       .sign(privateKey);
     assertEquals(await auth!.verify(token), { sub: "1004" });
   });
@@ -219,4 +237,19 @@ Deno.test("loadAuthenticator: a secret and a JWKS together are refused", async (
     loadAuthenticator({ jwtSecret: SECRET, jwksFile: "/tmp/jwks.json" })
   );
   assertStringIncludes(error.message, "choose one of");
+});
+
+Deno.test("a token without exp is refused by default (a credential valid forever), accepted when allowed", async () => {
+  const forever = await new SignJWT({ sub: "1001" }).setProtectedHeader({ alg: "HS256" }).sign(key);
+  assertEquals(await refusal(hs256Authenticator(SECRET).verify(forever)), "missing exp");
+  const lenient = hs256Authenticator(SECRET, { requireExp: false });
+  assertEquals(await lenient.verify(forever), { sub: "1001" });
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), alg: "ES256" }] };
+  const signed = await new SignJWT({ sub: "1002" }).setProtectedHeader({ alg: "ES256" })
+    .sign(privateKey);
+  assertEquals(await refusal(jwksAuthenticator(jwks).verify(signed)), "missing exp");
+  assertEquals(await jwksAuthenticator(jwks, { requireExp: false }).verify(signed), {
+    sub: "1002",
+  });
 });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PresenceBus } from "./presence.ts";
 
 /** One message on its way to every session of `to`. */
 export interface Envelope {
@@ -21,17 +22,26 @@ export type DeliverLocal = (env: Envelope) => number;
 
 /** Fan-out across nodes. */
 export interface Broker {
-  /** Hands `env` on; resolves to the receivers (0 = offline everywhere). Throws or rejects {@linkcode BrokerUnavailable}. */
+  /**
+   * Hands `env` on; returns or resolves to the receivers (0 = offline everywhere), counting only
+   * sessions it was handed to here and nodes that confirmed holding the user: never a message
+   * merely queued. Throws or rejects {@linkcode BrokerUnavailable}, within a bounded time, when
+   * it cannot tell.
+   */
   publish(env: Envelope): number | Promise<number>;
   /**
    * This node now holds at least one session of `userId`. A promise resolves once other nodes
-   * can reach those sessions; the relay sends v1 `ready` only then.
+   * can reach those sessions, or once the broker stops waiting (within a bounded time; at once
+   * while it is down); the relay sends v1 `ready` only then and holds that session's frames
+   * meanwhile.
    */
   subscribe(userId: string): void | Promise<void>;
   /** This node now holds no session of `userId`. */
   unsubscribe(userId: string): void;
   /** Whether the broker can reach other nodes. */
   readonly state: "up" | "down";
+  /** Presence across the nodes it connects (absent: this node alone). */
+  readonly presence?: PresenceBus;
   /** Releases the broker's resources. */
   close(): Promise<void>;
 }

@@ -14,26 +14,48 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS, type Limits } from "../schemas/protocol.ts";
 import { DEMO_USERS_FILE } from "./directory.ts";
+import {
+  DEFAULT_PRESENCE,
+  DEFAULT_PRESENCE_TTL_MS,
+  type PresenceMode,
+  type PresenceSettings,
+} from "./presence.ts";
 import { DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from "./transports.ts";
 
 /** Everything the CLI needs to start a relay. */
 export interface Config {
   hostname: string;
   port: number;
-  /** Exact origins allowed to open a WebSocket (`["*"]`: any); absent: the relay's own. */
+  /** Origins allowed to open a WebSocket besides the relay's own (`"*"`: any). */
   origins?: string[];
+  /** Host names the HTTP routes answer besides loopback, IP addresses and the origins' hosts. */
+  serverNames?: string[];
   /** Whether upgrades without an `Origin` header (non-browser clients) are accepted. */
   allowNoOrigin: boolean;
   limits: Partial<Limits>;
   jwtSecret?: string;
   jwtSecretFile?: string;
   jwksFile?: string;
+  /** Whether tokens without `exp` are accepted (default false). */
+  allowNoExp: boolean;
+  /** A file holding the bearer token `/metrics` requires. */
+  metricsTokenFile?: string;
+  /** A port of its own for `/metrics`. */
+  metricsPort?: number;
+  /** The interface of `metricsPort` (default 127.0.0.1). */
+  metricsHost?: string;
   /** The user directory file; `null`: no directory. */
   usersFile: string | null;
   /** The folder served at `/`; `null`: none; absent: the relay's default (`web/`). */
   webRoot?: string | null;
   logFormat: "text" | "json";
   redisUrl?: string;
+  /** How long Redis may take to answer before it counts as down (ms). */
+  redisTimeoutMs?: number;
+  /** Presence settings given, when any (the rest are `DEFAULT_PRESENCE`). */
+  presence?: Partial<PresenceSettings>;
+  /** With `redisUrl`: the bound for a dead relay's users to go offline. */
+  presenceTtlMs?: number;
   /** The WebSocket transport. */
   transport: TransportName;
 }
@@ -48,14 +70,24 @@ type Key =
   | "port"
   | "host"
   | "origins"
+  | "serverNames"
   | "allowNoOrigin"
   | "jwtSecret"
   | "jwtSecretFile"
   | "jwksFile"
+  | "allowNoExp"
+  | "metricsTokenFile"
+  | "metricsPort"
+  | "metricsHost"
   | "users"
   | "web"
   | "logFormat"
   | "redis"
+  | "redisTimeout"
+  | "presence"
+  | "presenceOfflineDelay"
+  | "presenceTtl"
+  | "maxWatch"
   | "transport"
   | keyof Limits;
 
@@ -114,9 +146,20 @@ const OPTIONS: Option[] = [
     flag: "--origin",
     env: "LAYIM_WS_ORIGINS",
     arg: "ORIGIN",
-    help: "Allowed browser origin, e.g. https://chat.example.com (repeatable or a comma " +
-      "list; * allows any).",
-    default: "the relay's own http://127.0.0.1:PORT and http://localhost:PORT",
+    help: "Also allow this browser origin, e.g. https://chat.example.com (repeatable or a " +
+      "comma list; * allows any). The relay's own http://127.0.0.1:PORT, " +
+      "http://localhost:PORT and http://[::1]:PORT are always allowed.",
+    default: "none",
+  },
+  {
+    key: "serverNames",
+    flag: "--server-name",
+    env: "LAYIM_WS_SERVER_NAMES",
+    arg: "NAME",
+    help: "Also answer HTTP requests for this host name, e.g. chat.example.com (repeatable or a " +
+      "comma list; * answers any). Loopback names, IP addresses and the hosts of --origin are " +
+      "always answered; other names get 421 (DNS rebinding).",
+    default: "none",
   },
   {
     key: "allowNoOrigin",
@@ -153,6 +196,37 @@ const OPTIONS: Option[] = [
     env: "LAYIM_WS_JWKS_FILE",
     arg: "FILE",
     help: 'Require RS256/ES256/EdDSA JWTs verified with the public keys in FILE ({"keys":[...]}).',
+  },
+  {
+    key: "allowNoExp",
+    flag: "--allow-no-exp",
+    env: "LAYIM_WS_ALLOW_NO_EXP",
+    sets: "true",
+    help: "Accept tokens without an exp claim (they never expire: one leaked copy is enough); " +
+      "env: true|false.",
+    default: "false: tokens must carry exp",
+  },
+  {
+    key: "metricsTokenFile",
+    flag: "--metrics-token-file",
+    env: "LAYIM_WS_METRICS_TOKEN_FILE",
+    arg: "FILE",
+    help: "Require the bearer token in FILE to read /metrics (Authorization: Bearer TOKEN).",
+  },
+  {
+    key: "metricsPort",
+    flag: "--metrics-port",
+    env: "LAYIM_WS_METRICS_PORT",
+    arg: "N",
+    help: "Serve /metrics on a port of its own (0: any free port) instead of the public one.",
+  },
+  {
+    key: "metricsHost",
+    flag: "--metrics-host",
+    env: "LAYIM_WS_METRICS_HOST",
+    arg: "ADDR",
+    help: "Address of the --metrics-port listener.",
+    default: "127.0.0.1",
   },
   {
     key: "users",
@@ -224,6 +298,50 @@ const OPTIONS: Option[] = [
     arg: "URL",
     help: "Share sessions with other relays through Redis (redis:// or rediss:// URL).",
     default: "none (one process, in memory)",
+  },
+  {
+    key: "redisTimeout",
+    flag: "--redis-timeout",
+    env: "LAYIM_WS_REDIS_TIMEOUT",
+    arg: "MS",
+    help: "Redis counts as down when a PUBLISH or a health PING (sent every MS/2) is not " +
+      "answered within MS: messages that need another relay are then answered unavailable.",
+    default: "1000",
+  },
+  {
+    key: "presence",
+    flag: "--presence",
+    env: "LAYIM_WS_PRESENCE",
+    arg: "friends|all|off",
+    help: "Presence: with tokens or --users a user may watch its token's friends claim, else " +
+      "the directory's users; without either, friends offers no presence and all lets anyone " +
+      "watch anyone; off offers none.",
+    default: DEFAULT_PRESENCE.mode,
+  },
+  {
+    key: "presenceOfflineDelay",
+    flag: "--presence-offline-delay",
+    env: "LAYIM_WS_PRESENCE_OFFLINE_DELAY",
+    arg: "MS",
+    help: "Report a user offline this long after its last session ended (a reload does not flap).",
+    default: String(DEFAULT_PRESENCE.offlineDelayMs),
+  },
+  {
+    key: "maxWatch",
+    flag: "--max-watch",
+    env: "LAYIM_WS_MAX_WATCH",
+    arg: "N",
+    help: "Most users one connection may watch.",
+    default: String(DEFAULT_PRESENCE.maxWatchIds),
+  },
+  {
+    key: "presenceTtl",
+    flag: "--presence-ttl",
+    env: "LAYIM_WS_PRESENCE_TTL",
+    arg: "MS",
+    help: "With --redis: a relay that stops (killed, cut off) has its users reported offline " +
+      "by the others within this time.",
+    default: String(DEFAULT_PRESENCE_TTL_MS),
   },
   {
     key: "transport",
@@ -308,7 +426,30 @@ function origins(raws: Raw[]): string[] {
   return [...new Set(list)];
 }
 
-function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
+function serverNames(raws: Raw[]): string[] {
+  const list: string[] = [];
+  for (const raw of raws) {
+    const items = (raw.value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (items.length === 0) throw new Error(`${raw.from}: needs at least one host name`);
+    for (const item of items) {
+      if (
+        item !== "*" &&
+        !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(item)
+      ) {
+        throw new Error(
+          `${raw.from}: ${JSON.stringify(item)} is not a host name like chat.example.com`,
+        );
+      }
+      list.push(item.toLowerCase());
+    }
+  }
+  return [...new Set(list)];
+}
+
+/** Flags that may be repeated (or given as a comma list): each use adds to the list. */
+const LISTS: ReadonlySet<Key> = new Set<Key>(["origins", "serverNames"]);
+
+function build(raw: Map<Key, Raw>, lists: Map<Key, Raw[]>): Config {
   const text = (key: Key): string | undefined => {
     const r = raw.get(key);
     if (r && !r.value) throw new Error(`${r.from}: must not be empty`);
@@ -328,13 +469,14 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
   const host = text("host") ?? "127.0.0.1";
   if (/\s/.test(host)) throw new Error(`${raw.get("host")!.from}: must not contain whitespace`);
 
-  const allow = raw.get("allowNoOrigin");
-  let allowNoOrigin = true;
-  if (allow) {
-    if (allow.value === "true" || allow.value === "1") allowNoOrigin = true;
-    else if (allow.value === "false" || allow.value === "0") allowNoOrigin = false;
-    else throw new Error(`${allow.from}: must be true or false`);
-  }
+  const bool = (key: Key, fallback: boolean): boolean => {
+    const r = raw.get(key);
+    if (!r) return fallback;
+    if (r.value === "true" || r.value === "1") return true;
+    if (r.value === "false" || r.value === "0") return false;
+    throw new Error(`${r.from}: must be true or false`);
+  };
+  const allowNoOrigin = bool("allowNoOrigin", true);
 
   const logFormat = text("logFormat") ?? "text";
   if (logFormat !== "text" && logFormat !== "json") {
@@ -345,6 +487,23 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     // The URL may hold a password: never echo it.
     throw new Error(`${raw.get("redis")!.from}: must be a redis:// or rediss:// URL`);
+  }
+
+  const presence: Partial<PresenceSettings> = {};
+  const mode = text("presence");
+  if (mode !== undefined) {
+    if (mode !== "friends" && mode !== "all" && mode !== "off") {
+      throw new Error(`${raw.get("presence")!.from}: must be friends, all or off`);
+    }
+    presence.mode = mode satisfies PresenceMode;
+  }
+  const offlineDelay = num("presenceOfflineDelay", 0, 600_000);
+  if (offlineDelay !== undefined) presence.offlineDelayMs = offlineDelay;
+  const maxWatch = num("maxWatch", 1, 100_000);
+  if (maxWatch !== undefined) presence.maxWatchIds = maxWatch;
+  const presenceTtlMs = num("presenceTtl", 500, 3_600_000);
+  if (presenceTtlMs !== undefined && redisUrl === undefined) {
+    throw new Error(`${raw.get("presenceTtl")!.from}: applies only with --redis`);
   }
 
   const transport = text("transport") ?? DEFAULT_TRANSPORT;
@@ -364,12 +523,32 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
     hostname: host,
     port: num("port", 0, 65535) ?? 8080,
     allowNoOrigin,
+    allowNoExp: bool("allowNoExp", false),
     limits,
     usersFile: users ? (users.value === null ? null : text("users")!) : DEMO_USERS_FILE,
     logFormat,
     transport: transport as TransportName,
   };
-  if (originRaws.length > 0) config.origins = origins(originRaws);
+  const originRaws = lists.get("origins");
+  if (originRaws) config.origins = origins(originRaws);
+  const nameRaws = lists.get("serverNames");
+  if (nameRaws) config.serverNames = serverNames(nameRaws);
+  const metricsTokenFile = text("metricsTokenFile");
+  if (metricsTokenFile !== undefined) config.metricsTokenFile = metricsTokenFile;
+  const metricsPort = num("metricsPort", 0, 65535);
+  if (metricsPort !== undefined) config.metricsPort = metricsPort;
+  const metricsHost = text("metricsHost");
+  if (metricsHost !== undefined) {
+    if (metricsPort === undefined) {
+      throw new Error(`${raw.get("metricsHost")!.from}: needs --metrics-port`);
+    }
+    if (/\s/.test(metricsHost)) {
+      throw new Error(`${raw.get("metricsHost")!.from}: must not contain whitespace`);
+    }
+    config.metricsHost = metricsHost;
+  }
+  if (Object.keys(presence).length > 0) config.presence = presence;
+  if (presenceTtlMs !== undefined) config.presenceTtlMs = presenceTtlMs;
   const jwtSecret = text("jwtSecret");
   if (jwtSecret !== undefined) config.jwtSecret = jwtSecret;
   const jwtSecretFile = text("jwtSecretFile");
@@ -378,6 +557,11 @@ function build(raw: Map<Key, Raw>, originRaws: Raw[]): Config {
   if (jwksFile !== undefined) config.jwksFile = jwksFile;
   if (web) config.webRoot = web.value === null ? null : text("web")!;
   if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  const redisTimeout = num("redisTimeout", 10, 60_000);
+  if (redisTimeout !== undefined) {
+    if (redisUrl === undefined) throw new Error(`${raw.get("redisTimeout")!.from}: needs --redis`);
+    config.redisTimeoutMs = redisTimeout;
+  }
   return config;
 }
 
@@ -391,17 +575,18 @@ export function parseConfig(
   env: Record<string, string | undefined>,
 ): ParsedConfig {
   const raw = new Map<Key, Raw>();
-  let originRaws: Raw[] = [];
+  const lists = new Map<Key, Raw[]>();
   for (const option of OPTIONS) {
     const value = option.env ? env[option.env] : undefined;
     if (value === undefined || value === "") continue;
     const isNone = (option.key === "users" || option.key === "web") && value === "none";
     const entry = { value: isNone ? null : value, from: option.env! };
-    if (option.key === "origins") originRaws = [entry];
+    if (LISTS.has(option.key)) lists.set(option.key, [entry]);
     else raw.set(option.key, entry);
   }
 
-  const flagOrigins: Raw[] = [];
+  // Flags of a list replace its environment variable, and add up among themselves.
+  const flagLists = new Map<Key, Raw[]>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("-") || arg === "-" || arg === "--") {
@@ -429,13 +614,14 @@ export function parseConfig(
       i++;
     }
     const entry = { value, from: name };
-    if (option.key === "origins") flagOrigins.push(entry);
-    else raw.set(option.key, entry);
+    if (LISTS.has(option.key)) {
+      flagLists.set(option.key, [...(flagLists.get(option.key) ?? []), entry]);
+    } else raw.set(option.key, entry);
   }
-  if (flagOrigins.length > 0) originRaws = flagOrigins;
+  for (const [key, entries] of flagLists) lists.set(key, entries);
 
   try {
-    return { ok: true, config: build(raw, originRaws) };
+    return { ok: true, config: build(raw, lists) };
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }

@@ -20,6 +20,7 @@ Deno.test("config: defaults", () => {
     hostname: "127.0.0.1",
     port: 8080,
     allowNoOrigin: true,
+    allowNoExp: false,
     limits: {},
     usersFile: DEMO_USERS_FILE,
     logFormat: "text",
@@ -58,6 +59,16 @@ Deno.test("config: every flag, in both --flag value and --flag=value forms", () 
     "json",
     "--redis",
     "redis://127.0.0.1:6379",
+    "--redis-timeout=250",
+    "--server-name",
+    "Relay.Example.net",
+    "--server-name=a.test,b.test.",
+    "--allow-no-exp",
+    "--metrics-token-file",
+    "/run/metrics-token",
+    "--metrics-port=9090",
+    "--metrics-host",
+    "10.0.0.2",
     "--transport",
     "deno",
   ];
@@ -65,7 +76,13 @@ Deno.test("config: every flag, in both --flag value and --flag=value forms", () 
     hostname: "0.0.0.0",
     port: 9000,
     origins: ["https://chat.example.com", "http://a.test:8080", "http://b.test"],
+    serverNames: ["relay.example.net", "a.test", "b.test."],
     allowNoOrigin: false,
+    allowNoExp: true,
+    metricsTokenFile: "/run/metrics-token",
+    metricsPort: 9090,
+    metricsHost: "10.0.0.2",
+    redisTimeoutMs: 250,
     limits: {
       maxFrameBytes: 1024,
       ratePerSecond: 10,
@@ -102,13 +119,25 @@ Deno.test("config: every environment variable", () => {
     LAYIM_WS_MAX_BUFFERED_BYTES: "6",
     LAYIM_WS_LOG_FORMAT: "json",
     LAYIM_WS_REDIS: "rediss://user:pw@redis.test:6380/0",
+    LAYIM_WS_REDIS_TIMEOUT: "5000",
+    LAYIM_WS_SERVER_NAMES: "*",
+    LAYIM_WS_ALLOW_NO_EXP: "1",
+    LAYIM_WS_METRICS_TOKEN_FILE: "/run/t",
+    LAYIM_WS_METRICS_PORT: "0",
+    LAYIM_WS_METRICS_HOST: "::1",
     LAYIM_WS_TRANSPORT: "deno",
   };
   assertEquals(config([], env), {
     hostname: "::1",
     port: 0,
     origins: ["*"],
+    serverNames: ["*"],
     allowNoOrigin: false,
+    allowNoExp: true,
+    metricsTokenFile: "/run/t",
+    metricsPort: 0,
+    metricsHost: "::1",
+    redisTimeoutMs: 5000,
     limits: {
       maxFrameBytes: 100,
       ratePerSecond: 1,
@@ -197,6 +226,13 @@ Deno.test("config: --help lists every flag with its env var and default", () => 
       "--log-format text|json",
       "--redis URL",
       "LAYIM_WS_REDIS",
+      "--redis-timeout MS",
+      "--server-name NAME",
+      "LAYIM_WS_SERVER_NAMES",
+      "--allow-no-exp",
+      "--metrics-token-file FILE",
+      "--metrics-port N",
+      "--metrics-host ADDR",
       "--transport tcp|deno",
       "LAYIM_WS_TRANSPORT",
       "default: tcp",
@@ -272,6 +308,15 @@ Deno.test("config: other invalid values", () => {
   assertEquals(error(["--host", "a b"]), "--host: must not contain whitespace");
   const redis = error(["--redis", "http://user:hunter2@redis.test"]);
   assertEquals(redis, "--redis: must be a redis:// or rediss:// URL");
+  assertEquals(error(["--redis-timeout", "100"]), "--redis-timeout: needs --redis");
+  assertEquals(error(["--metrics-host", "::1"]), "--metrics-host: needs --metrics-port");
+  for (const bad of ["https://a.test", "a.test:80", "a b", "-a.test", "a..test"]) {
+    assertEquals(
+      error(["--server-name", bad]),
+      `--server-name: ${JSON.stringify(bad)} is not a host name like chat.example.com`,
+    );
+  }
+  assertEquals(error(["--server-name", ","]), "--server-name: needs at least one host name");
   assertEquals(error(["--transport", "uws"]), "--transport: must be tcp or deno");
   assertEquals(
     error([], { LAYIM_WS_TRANSPORT: "bun" }),
@@ -289,4 +334,29 @@ Deno.test("config: only one JWT key source, and a secret is never echoed", () =>
     "--jwt-secret and --jwt-secret-file both configure JWT keys: choose one",
   );
   assertEquals(error(["--jwt-secret="]), "--jwt-secret: must not be empty");
+});
+
+Deno.test("config: presence flags and their environment variables", () => {
+  const args = ["--presence", "all", "--presence-offline-delay=0", "--max-watch", "50"];
+  assertEquals(config(args).presence, { mode: "all", offlineDelayMs: 0, maxWatchIds: 50 });
+  const env = {
+    LAYIM_WS_PRESENCE: "off",
+    LAYIM_WS_PRESENCE_OFFLINE_DELAY: "3000",
+    LAYIM_WS_MAX_WATCH: "7",
+    LAYIM_WS_REDIS: "redis://127.0.0.1:6379",
+    LAYIM_WS_PRESENCE_TTL: "9000",
+  };
+  const c = config([], env);
+  assertEquals([c.presence, c.presenceTtlMs], [
+    { mode: "off", offlineDelayMs: 3000, maxWatchIds: 7 },
+    9000,
+  ]);
+  assertEquals(config([]).presence, undefined);
+  assertEquals(error(["--presence", "friend"]), "--presence: must be friends, all or off");
+  assertEquals(
+    error(["--presence-ttl", "9000"]),
+    "--presence-ttl: applies only with --redis",
+  );
+  assertStringIncludes(error(["--max-watch", "0"]), "--max-watch: must be an integer from 1");
+  assertStringIncludes(error(["--presence-ttl", "100", "--redis", "redis://r"]), "from 500");
 });

@@ -1,6 +1,6 @@
 /**
  * Every frame the relay writes, serialized: getMessage to recipients; `ready`, `ack`,
- * `undelivered`, `error` and `pong` to v1 senders. The schemas in `schemas/` define these shapes
+ * `undelivered`, `error`, `pong` and `presence` to v1 connections. The schemas in `schemas/` define these shapes
  * and `frames_test.ts` checks each builder against them.
  *
  * The two frames of every message (getMessage and its `ack`) are built with their fields in one
@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { Ready } from "../schemas/types.ts";
 import {
   type ErrorCode,
   type Limits,
@@ -81,12 +82,19 @@ export function pongFrame(data?: string): string {
   return JSON.stringify({ type: "pong", data });
 }
 
-/** The `ready` that answers a v1 identify of `id` on session `session`. */
+/** The features of a relay that also offers presence. */
+const WITH_PRESENCE: readonly string[] = Object.freeze([...FEATURES, "presence"]);
+
+/**
+ * The `ready` that answers a v1 identify of `id` on session `session`; with `presence` (its
+ * parameters) it lists the feature `presence`.
+ */
 export function readyFrame(
   id: string,
   session: string,
   limits: Readonly<Limits>,
   user: ReadyUser | undefined,
+  presence?: Ready["presence"],
 ): string {
   return JSON.stringify({
     type: "ready",
@@ -94,7 +102,31 @@ export function readyFrame(
     session,
     protocol: SUBPROTOCOL,
     limits,
-    features: FEATURES,
+    features: presence ? WITH_PRESENCE : FEATURES,
+    presence,
     user,
   });
+}
+
+/** A `presence` frame: the answer to the watch with `ref`, or (without) a change. */
+export function presenceFrame(
+  online: readonly string[],
+  offline: readonly string[],
+  ref?: string,
+): string {
+  return JSON.stringify(
+    ref === undefined
+      ? { type: "presence", online, offline }
+      : { type: "presence", online, offline, ref },
+  );
+}
+
+/** The `error` refusing a watch that names users this user may not follow (PRES-8). */
+export function watchRefusedFrame(ids: readonly string[], ref?: string): string {
+  const message = `not allowed to watch ${ids.length} of these users`;
+  return JSON.stringify(
+    ref === undefined
+      ? { type: "error", code: "watch_refused", message, ids }
+      : { type: "error", code: "watch_refused", message, ref, ids },
+  );
 }

@@ -7,9 +7,12 @@ import {
   FEATURES,
   getMessageFrame,
   pongFrame,
+  presenceFrame,
   readyFrame,
   undeliveredFrame,
+  watchRefusedFrame,
 } from "./frames.ts";
+import { DEFAULT_PRESENCE } from "./presence.ts";
 
 /** Parses `text` as a server frame; fails with the schema's complaint when it is not one. */
 function valid(text: string): Record<string, unknown> {
@@ -83,4 +86,31 @@ Deno.test("ready: limits, features and the user's display fields when known", ()
   assertEquals(valid(readyFrame("1001", "n.1", DEFAULT_LIMITS, user)).user, user);
   const unsigned = { username: "", avatar: "/a.png" };
   assertEquals(valid(readyFrame("1001", "n.1", DEFAULT_LIMITS, unsigned)).user, unsigned);
+});
+
+Deno.test("ready with presence: the feature and its parameters", () => {
+  const { mode: _, ...presence } = DEFAULT_PRESENCE;
+  const ready = valid(readyFrame("1001", "n.1", DEFAULT_LIMITS, undefined, presence));
+  assertEquals(ready.features, [...FEATURES, "presence"]);
+  assertEquals(ready.presence, presence);
+});
+
+Deno.test("presence: an answer with its ref, a change without, ids as given", () => {
+  assertEquals(valid(presenceFrame(["1002"], ["1003", "张三"], "w-1")), {
+    type: "presence",
+    online: ["1002"],
+    offline: ["1003", "张三"],
+    ref: "w-1",
+  });
+  assertEquals(valid(presenceFrame([], ["1002"])), {
+    type: "presence",
+    online: [],
+    offline: ["1002"],
+  });
+});
+
+Deno.test("watch_refused: an error naming the refused ids", () => {
+  const refused = valid(watchRefusedFrame(["1009", "x"], "w-2"));
+  assertEquals([refused.code, refused.ref, refused.ids], ["watch_refused", "w-2", ["1009", "x"]]);
+  assertEquals("ref" in valid(watchRefusedFrame(["1009"])), false);
 });

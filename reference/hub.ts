@@ -27,6 +27,8 @@ import type { Directory } from "./directory.ts";
 import { resolveLimits } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { REFUSAL_LOG_INTERVAL_MS, Refusals } from "./refusals.ts";
+import { Presence, type PresenceSettings } from "./presence.ts";
 import { Registry } from "./registry.ts";
 import { Router } from "./router.ts";
 import { ClientSession, type SessionContext, type Transport } from "./session.ts";
@@ -41,8 +43,12 @@ export interface HubOptions {
   directory?: Directory;
   /** Event log (default: silent). */
   logger?: Logger;
+  /** How often refusals are logged, as one summary line per reason (default 10 s). */
+  refusalLogIntervalMs?: number;
   /** Creates the broker, given the relay's node id (default: the local in-memory broker). */
   broker?: BrokerFactory;
+  /** Presence settings (default `DEFAULT_PRESENCE`: offered with tokens or a directory). */
+  presence?: Partial<PresenceSettings>;
 }
 
 /** Counts of one relay: open connections, identified sessions and users online. */
@@ -61,8 +67,10 @@ export class Hub implements SessionContext {
   readonly registry: Registry<ClientSession> = new Registry();
   readonly router: Router<ClientSession>;
   readonly logger: Logger;
+  readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
+  readonly presence: Presence<ClientSession>;
   readonly sessions: Set<ClientSession> = new Set();
   #seq = 0;
   #closing = false;
@@ -70,15 +78,33 @@ export class Hub implements SessionContext {
   /** Builds the relay's parts; throws on a bad limit. */
   constructor(options: HubOptions = {}) {
     this.limits = resolveLimits(options.limits);
-    this.logger = options.logger ?? silentLogger;
+    const logger = this.logger = options.logger ?? silentLogger;
+    this.metrics.logLinesDropped = () => logger.dropped ?? 0;
+    this.refusals = new Refusals(
+      this.metrics,
+      logger,
+      options.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS,
+    );
     this.auth = options.auth;
     this.directory = options.directory;
     this.router = new Router({
       registry: this.registry,
       broker: options.broker ?? localBroker,
       counters: this.metrics,
+      refused: (reason, session) => this.refusals.add(reason, { session }),
       node: this.node,
       maxSessionsPerUser: this.limits.maxSessionsPerUser,
+      presence: {
+        here: (user) => this.presence.here(user),
+        gone: (user) => this.presence.gone(user),
+      },
+    });
+    this.presence = new Presence({
+      ...options.presence,
+      tokens: options.auth !== undefined,
+      directory: options.directory,
+      bus: this.router.broker.presence,
+      counters: this.metrics,
     });
   }
 
@@ -126,8 +152,13 @@ export class Hub implements SessionContext {
     clearTimeout(timer);
   }
 
-  /** Releases the broker. */
-  close(): Promise<void> {
-    return this.router.broker.close();
+  /**
+   * Logs the last refusal summaries, ends presence (other relays keep this one's users one
+   * offline delay longer), then releases the broker.
+   */
+  async close(): Promise<void> {
+    this.refusals.close();
+    await this.presence.close();
+    await this.router.broker.close();
   }
 }

@@ -63,3 +63,21 @@ export function tooLarge(text: string, maxBytes: number): boolean {
   if (scratch.length < maxBytes) scratch = new Uint8Array(maxBytes);
   return encoder.encodeInto(text, scratch.subarray(0, maxBytes)).read < text.length;
 }
+
+/** The UTF-8 length of `text` in bytes (a lone surrogate counts as U+FFFD, as encoders write it). */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n++;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // four bytes for two code units
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { DEFAULT_LIMITS } from "../schemas/protocol.ts";
-import { resolveLimits, TokenBucket, tooLarge } from "./limits.ts";
+import { resolveLimits, TokenBucket, tooLarge, utf8Length } from "./limits.ts";
 
 Deno.test("token bucket allows a burst, then refills at the rate", () => {
   const bucket = new TokenBucket(10, 3, 0);
@@ -50,4 +50,13 @@ Deno.test("resolveLimits fills defaults and refuses values that are not positive
   assertThrows(() => resolveLimits({ maxFrameBytes: 0 }));
   assertThrows(() => resolveLimits({ ratePerSecond: Number.NaN }));
   assertThrows(() => resolveLimits({ idleTimeoutMs: 1.5 }));
+});
+
+Deno.test("utf8Length counts UTF-8 bytes like TextEncoder", () => {
+  const encoder = new TextEncoder();
+  for (
+    const text of ["", "abc", "é", "用户", "😀", "a😀b用", "\ud800", "x\udc00y", "\ud800\ud800"]
+  ) {
+    assertEquals(utf8Length(text), encoder.encode(text).length, JSON.stringify(text));
+  }
 });

@@ -13,10 +13,27 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 
 let processRegistry: Registry | undefined;
 
+// prom-client reads these from /proc/self/status on Linux, which Deno opens only to a process
+// with every permission: without it they read 0. The resident size is asked of Deno instead.
+const FROM_PROC = [
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+];
+
 function processMetrics(): Registry {
   if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    const registry = processRegistry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    for (const name of FROM_PROC) registry.removeSingleMetric(name);
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers: [registry],
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
   }
   return processRegistry;
 }
@@ -37,6 +54,10 @@ export class Metrics {
   messagesDroppedOffline = 0;
   /** 1 while the broker is up, 0 while it is down (gauge). */
   brokerUp = 1;
+  /** Reads the log lines dropped because standard error was not read fast enough (counter). */
+  logLinesDropped: () => number = () => 0;
+  /** `presence` frames written, answers and changes (counter). */
+  presenceFrames = 0;
 
   #refused = new Map<string, number>();
   #closes = new Map<number, number>();
@@ -81,6 +102,16 @@ export class Metrics {
       "layimws_messages_dropped_offline_total",
       "Messages dropped because the recipient was offline.",
       () => this.messagesDroppedOffline,
+    );
+    counter(
+      "layimws_log_lines_dropped_total",
+      "Log lines dropped because the log's reader did not keep up.",
+      () => this.logLinesDropped(),
+    );
+    counter(
+      "layimws_presence_frames_total",
+      "presence frames written to watchers.",
+      () => this.presenceFrames,
     );
     new Counter({
       name: "layimws_frames_refused_total",

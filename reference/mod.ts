@@ -27,6 +27,12 @@ export { denoServer } from "./deno_adapter.ts";
 export { tcpServer, type TcpServerOptions } from "./tcp_adapter.ts";
 export { DEFAULT_TRANSPORT, TRANSPORT_NAMES, type TransportName } from "./transports.ts";
 export type { RelayStats } from "./hub.ts";
+export {
+  DEFAULT_PRESENCE,
+  type PresenceBus,
+  type PresenceMode,
+  type PresenceSettings,
+} from "./presence.ts";
 export type { Session } from "./registry.ts";
 export type { Accepted, Listening, RelayServer, Routes, Upgrade } from "./routes.ts";
 export type { SessionEvents, Transport } from "./session.ts";

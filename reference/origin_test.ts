@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { hostForUrl, isLoopback, originPolicy } from "./origin.ts";
+import { hostForUrl, hostName, hostPolicy, isLoopback, originPolicy } from "./origin.ts";
 
 Deno.test("isLoopback: localhost, ::1 and 127.0.0.0/8 only", () => {
   const hosts = {
@@ -37,7 +37,7 @@ Deno.test("origin policy: by default the relay's own http origins on loopback an
   assertEquals([wildcard.allows("http://127.0.0.1:80"), wildcard.allows(null)], [true, false]);
 });
 
-Deno.test("origin policy: an explicit list replaces the own origins; * allows any", () => {
+Deno.test("origin policy: listed origins are allowed besides the own ones; * allows any", () => {
   const listed = originPolicy({
     origins: ["https://chat.example"],
     allowNoOrigin: false,
@@ -46,8 +46,42 @@ Deno.test("origin policy: an explicit list replaces the own origins; * allows an
   });
   assertEquals(
     [listed.allows("https://chat.example"), listed.allows("http://127.0.0.1:8080")],
-    [true, false],
+    [true, true],
   );
+  assertEquals(listed.allows("https://evil.example"), false);
   const any = originPolicy({ origins: ["*"], allowNoOrigin: true, hostname: "::1", port: 1 });
   assertEquals(any.allows("https://any.example"), true);
+});
+
+Deno.test("host names: port, case and a trailing dot do not matter", () => {
+  assertEquals(
+    ["Chat.Example.com:8080", "localhost.", "[::1]:80", "[fe80::1%25eth0]", "10.0.0.2"].map(
+      hostName,
+    ),
+    ["chat.example.com", "localhost", "[::1]", "[fe80::1%25eth0]", "10.0.0.2"],
+  );
+});
+
+Deno.test("host policy: loopback, IP addresses, the bound name, the origins' hosts and the names", () => {
+  const hosts = hostPolicy({
+    hostname: "relay.internal",
+    origins: ["https://chat.example.com", "*"],
+    names: ["ws.example.com"],
+  });
+  for (
+    const host of [
+      "localhost:1",
+      "127.0.0.1:8080",
+      "192.168.1.5",
+      "[::1]:8080",
+      "relay.internal:8080",
+      "chat.example.com",
+      "WS.example.com:443",
+      null,
+    ]
+  ) assertEquals(hosts.allows(host), true, String(host));
+  for (const host of ["evil.example", "chat.example.com.evil.example", "1.2.3.4.nip.io", ""]) {
+    assertEquals(hosts.allows(host), false, host);
+  }
+  assertEquals(hostPolicy({ hostname: "0.0.0.0", names: ["*"] }).allows("any.example"), true);
 });

@@ -265,6 +265,32 @@ test("bad ids close with 4002 (v1 invalid_id first)", async () => {
   });
 });
 
+// Zero-width and bidi characters look like nothing (or reorder what follows); a lone surrogate
+// cannot be encoded, so it turns into U+FFFD on the way to Redis and collides with another id.
+const LOOKALIKE_IDS = ["1001\u200b", "\u202e1001", "10\u206601", "\ufeff1001", "\ud800-x"];
+
+test("ids with format characters or lone surrogates are refused: identify 4002, to.id invalid_frame", async () => {
+  await withRelay({}, async (t) => {
+    const [a] = await t.v1("a");
+    for (const id of LOOKALIKE_IDS) {
+      const c = await t.open(SUBPROTOCOL);
+      c.send({ type: "identify", id });
+      assertEquals((await c.nextJson()).code, "invalid_id", JSON.stringify(id));
+      assertEquals((await c.expectClose()).code, 4002, JSON.stringify(id));
+      // A WebSocket text frame is UTF-8: a legacy id cannot hold a lone surrogate at all.
+      if (id.isWellFormed()) {
+        const l = await t.open();
+        l.send(id);
+        assertEquals((await l.expectClose()).code, 4002, JSON.stringify(id));
+      }
+      a.send(message(id, "hi", { ref: "r" }));
+      const refused = await a.nextJson();
+      assertEquals([refused.code, refused.ref], ["invalid_frame", "r"], JSON.stringify(id));
+    }
+    assertEquals(t.relay.stats().sessions, 1);
+  });
+});
+
 test("identify timeout closes with 4003 in both profiles", async () => {
   await withRelay({ limits: { identifyTimeoutMs: 150 } }, async (t) => {
     const l = await t.open();
@@ -365,7 +391,8 @@ test("the npm ws client (v1) and Deno's WebSocket (legacy) chat through the rela
 });
 
 test("rate limit: v1 rate_limited, legacy dropped, both stay open", async () => {
-  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 5 } }, async (t) => {
+  // Each identify takes the first of the six tokens (the bucket starts with the first frame).
+  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 6 } }, async (t) => {
     const [v] = await t.v1("v");
     const l = await t.legacy("l");
     for (let i = 0; i < 8; i++) v.send(message("l", String(i), { ref: String(i) }));
@@ -388,6 +415,54 @@ test("rate limit: v1 rate_limited, legacy dropped, both stay open", async () => 
     await v.expectSilence(100);
     assertEquals(t.relay.stats().sessions, 2);
   });
+});
+
+test("rate limit applies from the first frame: a flood before identify is limited too", async () => {
+  await withRelay({ limits: { ratePerSecond: 1, rateBurst: 5 } }, async (t) => {
+    const v = await t.open(SUBPROTOCOL);
+    for (let i = 0; i < 8; i++) v.send({ type: "ping", data: String(i) });
+    const codes = [];
+    for (let i = 0; i < 8; i++) codes.push((await v.nextJson()).code);
+    assertEquals(codes, [
+      ...Array(5).fill("not_identified"),
+      ...Array(3).fill("rate_limited"),
+    ]);
+    assertEquals(await metric(t.relay, 'layimws_frames_refused_total{reason="rate_limited"}'), 3);
+    // The identify itself takes a token: with the bucket empty it is refused, the connection
+    // stays open and the identify timeout keeps running.
+    v.send({ type: "identify", id: "v" });
+    assertEquals((await v.nextJson()).code, "rate_limited");
+    assertEquals(t.relay.stats().sessions, 0);
+  });
+});
+
+test("refusals are counted in /metrics and logged as one summary line per reason and interval", async () => {
+  const log: Json[] = [];
+  const logger = { event: (event: string, fields = {}) => log.push({ event, ...fields }) };
+  const relay = await serveRelay({
+    port: 0,
+    webRoot: null,
+    transport,
+    logger,
+    refusalLogIntervalMs: 60_000,
+    limits: { ratePerSecond: 1 }, // no refill worth counting during the test
+  });
+  try {
+    const flooder = await TestClient.connect(relay.wsUrl, SUBPROTOCOL);
+    for (let i = 0; i < 2000; i++) flooder.send("{not json");
+    for (let i = 0; i < 2000; i++) await flooder.nextJson();
+    assertEquals(await metric(relay, 'layimws_frames_refused_total{reason="invalid_json"}'), 500);
+    assertEquals(await metric(relay, 'layimws_frames_refused_total{reason="rate_limited"}'), 1500);
+    await flooder.close();
+  } finally {
+    await relay.close();
+  }
+  const refusals = log.filter((e) => String(e.event).startsWith("refuse"));
+  assertEquals(refusals.map((e) => [e.event, e.reason, e.count]), [
+    ["refused", "invalid_json", 500],
+    ["refused", "rate_limited", 1500],
+  ]);
+  assertMatch(String(refusals[0].session), /\.1$/); // the first refusal's session, as a sample
 });
 
 test("default limits never rate-limit a burst of 300 frames", async () => {
@@ -495,8 +570,10 @@ test("origin allow-list is checked before the upgrade", async () => {
   });
   await withRelay({ allowNoOrigin: false, origins: ["https://chat.example"] }, async (t) => {
     assertEquals((await t.raw()).status, 403);
-    assertEquals((await t.raw({ headers: { Origin: t.relay.url } })).status, 403);
+    // A listed origin adds to the relay's own, which stays allowed.
+    assertEquals((await t.raw({ headers: { Origin: t.relay.url } })).status, 101);
     assertEquals((await t.raw({ headers: { Origin: "https://chat.example" } })).status, 101);
+    assertEquals((await t.raw({ headers: { Origin: "https://evil.example" } })).status, 403);
   });
   await withRelay({ origins: ["*"] }, async (t) => {
     assertEquals((await t.raw({ headers: { Origin: "https://any.example" } })).status, 101);
@@ -686,4 +763,107 @@ test("aborting the signal closes the relay", async () => {
   assertEquals((await c.expectClose()).code, 1001);
   await c.close();
   await relay.close();
+});
+
+/** A raw HTTP/1.1 GET with exactly these headers (fetch cannot set Host); status and body. */
+async function rawGet(port: number, path: string, headers: Record<string, string>) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const head = [`GET ${path} HTTP/1.1`, "Connection: close"]
+    .concat(Object.entries(headers).map(([k, v]) => `${k}: ${v}`));
+  await conn.write(new TextEncoder().encode(head.join("\r\n") + "\r\n\r\n"));
+  const text = await new Response(conn.readable).text();
+  return { status: Number(text.split(" ")[1]), body: text.slice(text.indexOf("\r\n\r\n") + 4) };
+}
+
+test("HTTP routes answer only the relay's own host names and IP addresses (DNS rebinding)", async () => {
+  await withRelay(
+    { origins: ["https://chat.example.com"], serverNames: ["relay.example.net"] },
+    async (t) => {
+      const port = t.relay.port;
+      for (const path of ["/metrics", "/api/users", "/healthz"]) {
+        // A page of evil.example whose name now resolves to 127.0.0.1 sends its own name.
+        for (
+          const host of [`evil.example:${port}`, "evil.example", `127.0.0.1.evil.example:${port}`]
+        ) {
+          assertEquals((await rawGet(port, path, { Host: host })).status, 421, `${path} ${host}`);
+        }
+        for (
+          const host of [
+            `127.0.0.1:${port}`,
+            `localhost:${port}`,
+            `LocalHost.:${port}`,
+            `[::1]:${port}`,
+            "10.1.2.3:8080",
+            "[fe80::1]",
+            "chat.example.com", // the host of an allowed origin
+            "relay.example.net:443", // a served name
+          ]
+        ) {
+          assertEquals((await rawGet(port, path, { Host: host })).status, 200, `${path} ${host}`);
+        }
+      }
+      assertEquals(await metric(t.relay, 'layimws_frames_refused_total{reason="host"}'), 9);
+    },
+  );
+});
+
+test("/metrics behind a bearer token", async () => {
+  await withRelay({ metrics: { token: "s3cret-metrics-token" } }, async (t) => {
+    const url = t.relay.url + "/metrics";
+    const none = await fetch(url);
+    assertEquals([none.status, none.headers.get("www-authenticate")], [
+      401,
+      'Bearer realm="metrics"',
+    ]);
+    await none.body?.cancel();
+    for (
+      const header of ["Bearer wrong", "Bearer s3cret-metrics-toke", "Basic s3cret-metrics-token"]
+    ) {
+      const res = await fetch(url, { headers: { authorization: header } });
+      assertEquals(res.status, 401, header);
+      await res.body?.cancel();
+    }
+    const ok = await fetch(url, { headers: { authorization: "Bearer s3cret-metrics-token" } });
+    assertEquals(ok.status, 200);
+    assertStringIncludes(await ok.text(), "layimws_connections_open");
+  });
+});
+
+test("/metrics on its own listener: not on the public one", async () => {
+  await withRelay({ metrics: { port: 0 } }, async (t) => {
+    const pub = await fetch(t.relay.url + "/metrics");
+    assertEquals(pub.status, 404);
+    await pub.body?.cancel();
+    assert(t.relay.metricsUrl !== undefined && t.relay.metricsUrl !== t.relay.url + "/metrics");
+    const own = await fetch(t.relay.metricsUrl);
+    assertEquals(own.status, 200);
+    assertStringIncludes(await own.text(), "layimws_connections_open");
+    const other = await fetch(t.relay.metricsUrl.replace(/metrics$/, "api/users"));
+    assertEquals(other.status, 404);
+    await other.body?.cancel();
+  });
+});
+
+test("the web root serves only the page's files: no deno.json, tests, sources or docs", async () => {
+  await withRelay({ webRoot: undefined }, async (t) => {
+    for (const path of ["/", "/index.html", "/app.js", "/layim.css", "/avatars/1001.svg"]) {
+      const res = await fetch(t.relay.url + path);
+      assertEquals(res.status, 200, path);
+      await res.body?.cancel();
+    }
+    for (
+      const path of [
+        "/deno.json",
+        "/chat_test.ts",
+        "/testing.ts",
+        "/layui.d.ts",
+        "/README.md",
+        "/CHAT_TEST.TS",
+      ]
+    ) {
+      const res = await fetch(t.relay.url + path);
+      assertEquals(res.status, 404, path);
+      await res.body?.cancel();
+    }
+  });
 });

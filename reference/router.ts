@@ -17,7 +17,6 @@ import type { Registry, Session } from "./registry.ts";
 export interface RouterCounters {
   messagesDelivered: number;
   messagesDroppedOffline: number;
-  refused(reason: string): void;
 }
 
 /** How a {@linkcode Router} is built. */
@@ -26,9 +25,13 @@ export interface RouterOptions<S extends Session> {
   /** Creates the broker from this router's local delivery and the node id. */
   broker: BrokerFactory;
   counters: RouterCounters;
+  /** Counts a refused message of the session with id `session` (the relay's `Refusals`). */
+  refused(reason: string, session: string): void;
   /** The relay's node id, unique per process: server message ids are `NODE-SEQ`. */
   node: string;
   maxSessionsPerUser: number;
+  /** Told of each user's first session on this node and of the end of its last (presence). */
+  presence?: { here(userId: string): void; gone(userId: string): void };
 }
 
 /** Routes messages between the sessions of a registry through a broker. */
@@ -37,9 +40,11 @@ export class Router<S extends Session = Session> {
   readonly broker: Broker;
   #registry: Registry<S>;
   #counters: RouterCounters;
+  #refused: (reason: string, session: string) => void;
   #node: string;
   #seq = 0;
   #maxSessions: number;
+  #presence?: RouterOptions<S>["presence"];
   // Outcomes still in flight per session (an asynchronous broker), and how many sessions have
   // some: while none do, outcomes are sent at once without a lookup.
   #tails = new WeakMap<S, Promise<unknown>>();
@@ -48,8 +53,10 @@ export class Router<S extends Session = Session> {
   constructor(options: RouterOptions<S>) {
     this.#registry = options.registry;
     this.#counters = options.counters;
+    this.#refused = options.refused;
     this.#node = options.node + "-";
     this.#maxSessions = options.maxSessionsPerUser;
+    this.#presence = options.presence;
     this.broker = options.broker(this.deliverLocal, options.node);
   }
 
@@ -74,17 +81,26 @@ export class Router<S extends Session = Session> {
   attach(session: S): void | Promise<void> {
     const list = this.#registry.get(session.userId);
     const excess = list.length - this.#maxSessions + 1;
+    // The newcomer is added first, so that replacing a session never leaves the user without
+    // one: no unsubscribe, no offline report.
+    const first = this.#registry.add(session);
     for (let i = 0; i < excess; i++) {
       this.detach(list[i]);
       list[i].close(CloseCode.replaced, "replaced by a newer session");
     }
-    return this.#registry.add(session) ? this.broker.subscribe(session.userId) : undefined;
+    if (!first) return undefined;
+    // Before `ready` and so before any message of this session: watchers learn of it first.
+    this.#presence?.here(session.userId);
+    return this.broker.subscribe(session.userId);
   }
 
   /** Forgets exactly this session (a stale one is a no-op); true when it was registered. */
   detach(session: S): boolean {
     if (!this.#registry.remove(session)) return false;
-    if (!this.#registry.has(session.userId)) this.broker.unsubscribe(session.userId);
+    if (!this.#registry.has(session.userId)) {
+      this.broker.unsubscribe(session.userId);
+      this.#presence?.gone(session.userId);
+    }
     return true;
   }
 
@@ -96,7 +112,7 @@ export class Router<S extends Session = Session> {
     const mine = frame.mine;
     const ref = session.profile === "v1" ? frame.ref : undefined;
     if (mine.id !== undefined && normalizeId(mine.id) !== session.userId) {
-      this.#counters.refused("sender_mismatch");
+      this.#refused("sender_mismatch", session.id);
       if (session.profile === "v1") {
         this.reply(
           session,
@@ -181,11 +197,11 @@ export class Router<S extends Session = Session> {
 
   #failed(session: S, ref: string | undefined, to: string, error: unknown): void {
     if (error instanceof BrokerUnavailable) {
-      this.#counters.refused("unavailable");
+      this.#refused("unavailable", session.id);
       if (ref !== undefined) session.send(undeliveredFrame(ref, to, "unavailable"));
       return;
     }
-    this.#counters.refused("internal_error");
+    this.#refused("internal_error", session.id);
     if (session.profile === "v1") {
       session.send(errorFrame("internal_error", "the message could not be routed", ref));
     }

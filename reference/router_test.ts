@@ -32,14 +32,12 @@ function setup(broker = (d: DeliverLocal) => new LocalBroker(d) as LocalBroker |
     messagesDelivered: 0,
     messagesDroppedOffline: 0,
     reasons: [] as string[],
-    refused(reason: string) {
-      this.reasons.push(reason);
-    },
   };
   const router = new Router<Fake>({
     registry,
     broker,
     counters,
+    refused: (reason) => counters.reasons.push(reason),
     node: "n",
     maxSessionsPerUser: 2,
   });

@@ -1,7 +1,9 @@
 /**
  * The relay's HTTP side on web-standard `Request`/`Response`, whatever server runs it:
  * `/healthz`, `/metrics`, `/api/users`, the chat page and layui, and the checks made before a
- * WebSocket upgrade (path, shutdown, Origin, subprotocol). The upgrade itself belongs to the
+ * WebSocket upgrade (path, shutdown, Origin, subprotocol). HTTP requests are answered only for
+ * the relay's own host names (DNS rebinding); `/metrics` can require a bearer token, or move to
+ * a listener of its own ({@linkcode createMetricsRoutes}). The upgrade itself belongs to the
  * server: it is the {@linkcode Upgrade} of a {@linkcode RelayServer}, and every server adapter
  * serves these same routes.
  *
@@ -9,9 +11,9 @@
  */
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import type { Hub } from "./hub.ts";
-import type { OriginPolicy } from "./origin.ts";
+import type { HostPolicy, OriginPolicy } from "./origin.ts";
 import type { SessionEvents, Transport } from "./session.ts";
-import { LAYUI_DIST, serveFile } from "./static.ts";
+import { isPageFile, LAYUI_DIST, serveFile } from "./static.ts";
 
 /** The relay's answer to one HTTP request from the peer at `ip`. */
 export type Routes = (request: Request, ip: string) => Response | Promise<Response>;
@@ -50,14 +52,26 @@ export interface RelayServer {
   readonly upgrade: Upgrade;
 }
 
+/** How `/metrics` is protected. */
+export interface MetricsAccess {
+  /** The names the metrics are served for. */
+  readonly hosts: HostPolicy;
+  /** A bearer token every scrape must send (`Authorization: Bearer TOKEN`); absent: none. */
+  readonly token?: string;
+}
+
 /** How {@linkcode createRoutes} serves a relay. */
 export interface RoutesOptions {
   /** Who may open a WebSocket. */
   readonly origins: OriginPolicy;
+  /** The names the HTTP routes answer. */
+  readonly hosts: HostPolicy;
   /** Folder served at `/`; null serves no page. */
   readonly webRoot: string | null;
   /** The server's WebSocket upgrade. */
   readonly upgrade: Upgrade;
+  /** Who may read `/metrics` here; null: not here (a listener of its own serves them). */
+  readonly metrics: MetricsAccess | null;
 }
 
 function text(status: number, body: string): Response {
@@ -73,17 +87,69 @@ function json(value: unknown): Response {
   });
 }
 
+const encoder = new TextEncoder();
+
+/** Whether two strings are equal, in a time that does not depend on where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i % y.length];
+  return diff === 0 && y.length > 0;
+}
+
+/** The checks shared by every HTTP route: method, then the served host names. */
+function refuseRequest(hub: Hub, hosts: HostPolicy, req: Request, ip: string): Response | null {
+  if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed");
+  if (!hosts.allows(req.headers.get("host"))) {
+    hub.refusals.add("host", { ip });
+    return text(421, "this relay does not serve that host name (see --server-name)");
+  }
+  return null;
+}
+
+async function metricsResponse(
+  hub: Hub,
+  access: MetricsAccess,
+  req: Request,
+  ip: string,
+): Promise<Response> {
+  if (access.token !== undefined) {
+    const auth = req.headers.get("authorization") ?? "";
+    if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice(7), access.token)) {
+      hub.refusals.add("metrics_token", { ip });
+      return new Response("a bearer token is required\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain" },
+      });
+    }
+  }
+  hub.metrics.brokerUp = hub.brokerState === "up" ? 1 : 0;
+  return new Response(await hub.metrics.render(), {
+    headers: { "content-type": hub.metrics.contentType, "cache-control": "no-store" },
+  });
+}
+
+/** The routes of a listener that serves only `/metrics` of the relay `hub`. */
+export function createMetricsRoutes(hub: Hub, access: MetricsAccess): Routes {
+  return (req, ip) => {
+    const refused = refuseRequest(hub, access.hosts, req, ip);
+    if (refused) return refused;
+    if (new URL(req.url).pathname !== "/metrics") return text(404, "not found");
+    return metricsResponse(hub, access, req, ip);
+  };
+}
+
 /** The routes of the relay `hub`: WebSocket upgrades on `/ws` and `/`, then the HTTP routes. */
 export function createRoutes(hub: Hub, options: RoutesOptions): Routes {
-  const { origins, webRoot, upgrade } = options;
+  const { origins, hosts, webRoot, upgrade, metrics } = options;
 
   function upgradeRoute(req: Request, url: URL, ip: string): Response {
     if (url.pathname !== "/ws" && url.pathname !== "/") return text(404, "not found");
     if (hub.closing) return text(503, "shutting down");
     const origin = req.headers.get("origin");
     if (!origins.allows(origin)) {
-      hub.metrics.refused("origin");
-      hub.logger.event("refuse", { reason: "origin", origin: origin ?? "", ip });
+      hub.refusals.add("origin", { origin: origin ?? "", ip });
       return text(403, "origin not allowed");
     }
     const offered = req.headers.get("sec-websocket-protocol")?.split(",") ?? [];
@@ -101,20 +167,18 @@ export function createRoutes(hub: Hub, options: RoutesOptions): Routes {
     }
   }
 
-  return async (req, ip) => {
+  return (req, ip) => {
     const url = new URL(req.url);
     if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return upgradeRoute(req, url, ip);
     }
-    if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed");
+    const refused = refuseRequest(hub, hosts, req, ip);
+    if (refused) return refused;
     switch (url.pathname) {
       case "/healthz":
         return json({ status: "ok", ...hub.stats(), broker: hub.brokerState });
       case "/metrics":
-        hub.metrics.brokerUp = hub.brokerState === "up" ? 1 : 0;
-        return new Response(await hub.metrics.render(), {
-          headers: { "content-type": hub.metrics.contentType },
-        });
+        return metrics ? metricsResponse(hub, metrics, req, ip) : text(404, "not found");
       case "/api/users":
         return json({ users: hub.directory?.list() ?? [] });
     }
@@ -122,6 +186,6 @@ export function createRoutes(hub: Hub, options: RoutesOptions): Routes {
       return serveFile(LAYUI_DIST, url.pathname.slice("/layui/".length), req.method);
     }
     if (webRoot === null) return text(404, "not found");
-    return serveFile(webRoot, url.pathname, req.method);
+    return serveFile(webRoot, url.pathname, req.method, isPageFile);
   };
 }

@@ -5,15 +5,18 @@ import { FakeTransport } from "../testing/fake_transport.ts";
 import type { Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
 import { Hub } from "./hub.ts";
-import { originPolicy } from "./origin.ts";
+import { hostPolicy, originPolicy } from "./origin.ts";
 import { type Accepted, createRoutes } from "./routes.ts";
 
 function setup(auth?: Authenticator) {
   const directory = createDirectory([{ id: "1", username: "张三", avatar: "/a.png" }]);
   const hub = new Hub({ directory, auth });
   const upgrades: Accepted[] = [];
+  const hosts = hostPolicy({ hostname: "127.0.0.1" });
   const routes = createRoutes(hub, {
     origins: originPolicy({ allowNoOrigin: true, hostname: "127.0.0.1", port: 8080 }),
+    hosts,
+    metrics: { hosts },
     webRoot: null,
     upgrade: (request, accepted) => {
       if (request.headers.get("sec-websocket-key") === null) throw new Error("bad upgrade");
@@ -78,4 +81,12 @@ Deno.test("routes: layim-ws.v1 is selected iff offered; the legacy token reaches
   assertEquals(legacy.sent, []); // legacy: no ready
   assertEquals(hub.stats(), { connections: 2, sessions: 2, users: 2 });
   await hub.closeSessions(0);
+});
+
+Deno.test("routes: a name the relay does not serve gets 421, counted as a refusal", async () => {
+  const { hub, get } = setup();
+  assertEquals((await get("/healthz", { host: "evil.example:8080" })).status, 421);
+  assertEquals((await get("/api/users", { host: "localhost:8080" })).status, 200);
+  assertEquals((await hub.metrics.render()).includes('reason="host"} 1'), true);
+  hub.refusals.close();
 });

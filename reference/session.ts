@@ -25,9 +25,11 @@ import {
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
 import type { Directory, DirectoryUser } from "./directory.ts";
 import { errorFrame, pongFrame, readyFrame } from "./frames.ts";
-import { TokenBucket, tooLarge } from "./limits.ts";
+import { TokenBucket, tooLarge, utf8Length } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Refusals } from "./refusals.ts";
+import type { Presence } from "./presence.ts";
 import type { Registry, Session } from "./registry.ts";
 import type { Router } from "./router.ts";
 
@@ -75,8 +77,12 @@ export interface SessionContext {
   readonly router: Router<ClientSession>;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Counts refusals and logs them as summaries. */
+  readonly refusals: Refusals;
   readonly auth?: Authenticator;
   readonly directory?: Directory;
+  /** Watch lists and presence frames (spec section 13). */
+  readonly presence: Presence<ClientSession>;
   /** Open sessions (connected, not yet closed). */
   readonly sessions: Set<ClientSession>;
 }
@@ -85,7 +91,9 @@ export interface SessionContext {
 function refOf(text: string): string | undefined {
   try {
     const ref = JSON.parse(text)?.ref;
-    return typeof ref === "string" && ref.length > 0 && ref.length <= 128 ? ref : undefined;
+    if (typeof ref !== "string" || ref.length === 0 || ref.length > 256) return undefined;
+    // The schemas count code points: up to 128 of them, astral ones included.
+    return [...ref].length <= 128 ? ref : undefined;
   } catch {
     return undefined;
   }
@@ -106,6 +114,8 @@ export class ClientSession implements Session, SessionEvents {
   userId = "";
   username?: string;
   avatar?: string;
+  /** The verified token's `friends` claim: whom this user may watch (PRES-8). */
+  friends?: readonly string[];
   /** Resolves once the transport reported the connection gone ({@linkcode closed}). */
   readonly done: Promise<void>;
   #ctx: SessionContext;
@@ -117,8 +127,10 @@ export class ClientSession implements Session, SessionEvents {
   #timer: ReturnType<typeof setTimeout> | undefined;
   // Frames that arrive while a token is verified, handled in order once identified.
   #queue: string[] = [];
+  #queuedBytes = 0;
   // Frames for this session while the broker subscribes it: v1 `ready` must come first.
   #held: string[] | undefined;
+  #heldBytes = 0;
   #ended!: () => void;
 
   /**
@@ -155,11 +167,16 @@ export class ClientSession implements Session, SessionEvents {
     return this.#state;
   }
 
-  /** Writes a text frame; a peer that stops reading is closed once its unsent bytes pass the cap. */
+  /**
+   * Writes a text frame; a peer that stops reading is closed once its unsent bytes pass the cap.
+   * Frames held until `ready` count against the same cap: they are this session's send buffer.
+   */
   send(text: string): void {
     if (this.#state === "closed") return;
     if (this.#held) {
-      this.#held.push(text);
+      this.#heldBytes += utf8Length(text);
+      if (this.#heldBytes > this.#maxBuffered) this.close(CloseCode.slowConsumer, "slow consumer");
+      else this.#held.push(text);
       return;
     }
     const transport = this.#transport;
@@ -181,10 +198,19 @@ export class ClientSession implements Session, SessionEvents {
     this.#ctx.metrics.framesIn++;
     if (tooLarge(data, this.#ctx.limits.maxFrameBytes)) {
       this.#fatal("frame_too_large", "frame too large", CloseCode.tooBig);
-    } else if (this.#state === "identified") this.#frame(data);
+      return;
+    }
+    // One clock read per frame, shared by the rate limit and the message timestamp. Every
+    // frame takes a token from the first one on: a flood before identify is limited too.
+    const now = Date.now();
+    if (!this.#bucket.take(now)) this.#rateLimited(data);
+    else if (this.#state === "identified") this.#frame(data, now);
     else if (this.#state === "awaiting") this.#identifyFrame(data);
-    else if (this.#queue.length < this.#ctx.limits.rateBurst) this.#queue.push(data);
-    else this.#refuse("rate_limited");
+    else if (this.#queuedBytes + data.length <= this.#maxBuffered) {
+      // Verifying: the bucket bounds the count, the send-buffer cap the size.
+      this.#queue.push(data);
+      this.#queuedBytes += data.length;
+    } else this.#rateLimited(data);
   }
 
   tooBig(): void {
@@ -212,6 +238,7 @@ export class ClientSession implements Session, SessionEvents {
     const ctx = this.#ctx;
     ctx.sessions.delete(this);
     ctx.metrics.connectionsOpen = ctx.sessions.size;
+    if (identified) ctx.presence.forget(this);
     if (identified && ctx.router.detach(this)) this.#gauges();
     ctx.metrics.closed(code);
     ctx.logger.event("close", { session: this.id, user: this.userId || undefined, code });
@@ -230,24 +257,18 @@ export class ClientSession implements Session, SessionEvents {
   }
 
   #refuse(reason: string): void {
-    this.#ctx.metrics.refused(reason);
-    this.#ctx.logger.event("refuse", {
-      session: this.id,
-      user: this.userId || undefined,
-      reason,
-    });
+    this.#ctx.refusals.add(reason, { session: this.id, user: this.userId || undefined });
   }
 
-  #frame(text: string): void {
-    // One clock read per frame, shared by the rate limit and the message timestamp.
-    const now = Date.now();
-    if (!this.#bucket.take(now)) {
-      this.#refuse("rate_limited");
-      if (this.profile === "v1") {
-        this.#ctx.router.reply(this, errorFrame("rate_limited", "too many frames", refOf(text)));
-      }
-      return;
-    }
+  #rateLimited(text: string): void {
+    this.#refuse("rate_limited");
+    if (this.profile !== "v1") return;
+    const frame = errorFrame("rate_limited", "too many frames", refOf(text));
+    if (this.#state === "identified") this.#ctx.router.reply(this, frame);
+    else this.send(frame);
+  }
+
+  #frame(text: string, now: number): void {
     const result = parseClientFrame(text);
     if (!result.ok) {
       this.#refuse(result.code);
@@ -260,7 +281,12 @@ export class ClientSession implements Session, SessionEvents {
     if (isSendMessage(frame)) this.#ctx.router.send(this, frame, now);
     else if (this.profile === "legacy") this.#refuse("invalid_frame");
     else if (frame.type === "ping") this.send(pongFrame(frame.data));
-    else {
+    else if (frame.type === "watch") {
+      this.#ctx.presence.watch(this, frame, (text, reason) => {
+        this.#refuse(reason);
+        this.#ctx.router.reply(this, text);
+      }, now);
+    } else {
       this.#refuse("already_identified");
       this.send(errorFrame("already_identified", "this connection is already identified"));
     }
@@ -323,6 +349,7 @@ export class ClientSession implements Session, SessionEvents {
     this.userId = id;
     this.username = identity?.name ?? entry?.username;
     this.avatar = identity?.avatar ?? entry?.avatar;
+    this.friends = identity?.friends;
     clearTimeout(this.#timer);
     this.#state = "identified";
     // Registered before ready is sent: a message routed once ready is out reaches it.
@@ -330,7 +357,9 @@ export class ClientSession implements Session, SessionEvents {
     this.#gauges();
     if (subscribed) {
       this.#held = [];
+      // The broker bounds the wait (a broker that is down or hung answers within its timeout).
       subscribed.then(() => {
+        if (this.#state !== "identified") return;
         const held = this.#held!;
         this.#held = undefined;
         this.#ready(id, entry);
@@ -346,14 +375,15 @@ export class ClientSession implements Session, SessionEvents {
       const user = known
         ? { username: this.username ?? "", avatar: this.avatar ?? "", sign: entry?.sign }
         : undefined;
-      this.send(readyFrame(id, this.id, ctx.limits, user));
+      this.send(readyFrame(id, this.id, ctx.limits, user, ctx.presence.ready));
     }
     ctx.logger.event("identify", { session: this.id, user: id, profile: this.profile });
     const queue = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     for (const text of queue) {
       if (this.#state !== "identified") break;
-      this.#frame(text);
+      this.#frame(text, Date.now());
     }
   }
 }

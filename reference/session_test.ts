@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "@std/assert";
 import type { Limits, Profile } from "../schemas/protocol.ts";
 import { type Authenticator, AuthError, type Identity } from "./auth.ts";
+import type { BrokerFactory } from "./broker.ts";
 import { Hub } from "./hub.ts";
 import { FakeTransport } from "../testing/fake_transport.ts";
 import { settles } from "../testing/wait.ts";
@@ -124,7 +125,8 @@ Deno.test("identified: ping → pong, a second identify is refused, messages rou
 });
 
 Deno.test("identified: over the rate, v1 is answered rate_limited and legacy dropped", () => {
-  const { identified } = relay({ ratePerSecond: 1, rateBurst: 2 });
+  // The identify takes the first of the three tokens (the bucket starts with the first frame).
+  const { identified } = relay({ ratePerSecond: 1, rateBurst: 3 });
   const [v1, v1Transport] = identified("v");
   const [legacy, legacyTransport] = identified("l", "legacy");
   for (const ref of ["1", "2", "3"]) v1.text(message("l", ref, ref));
@@ -180,4 +182,47 @@ Deno.test("a binary frame closes with 1003, v1 told unsupported_data first", () 
   session.binary();
   assertEquals(transport.take().map((f) => f.code), ["unsupported_data"]);
   assertEquals([session.state, transport.closes[0][0]], ["closed", 1003]);
+});
+
+Deno.test("identifying: what is held for a session until its ready is bounded like its send buffer (4005)", async () => {
+  // A broker whose subscriptions the test confirms by hand, per user.
+  const confirm = new Map<string, () => void>();
+  const broker: BrokerFactory = (deliverLocal) => ({
+    state: "up",
+    publish: deliverLocal,
+    subscribe: (user) => new Promise<void>((resolve) => confirm.set(user, resolve)),
+    unsubscribe() {},
+    close: () => Promise.resolve(),
+  });
+  const hub = new Hub({ broker, limits: { maxBufferedBytes: 1000 } });
+  const open = () => {
+    const transport = new FakeTransport();
+    return [hub.open(transport, "v1", null, "127.0.0.1"), transport] as const;
+  };
+  const [alice, aliceTransport] = open();
+  alice.text(JSON.stringify({ type: "identify", id: "alice" }));
+  confirm.get("alice")!();
+  await Promise.resolve();
+  const [bob, bobTransport] = open();
+  bob.text(JSON.stringify({ type: "identify", id: "bob" }));
+  aliceTransport.take();
+  // Bob's subscription is never confirmed: messages to him wait for his ready, up to the cap.
+  for (let i = 0; i < 20; i++) alice.text(message("bob", "x".repeat(100), `r${i}`));
+  assertEquals([bob.state, bobTransport.closes], ["closed", [[4005, "slow consumer"]]]);
+  assertEquals(bobTransport.sent, []);
+  const outcomes = aliceTransport.take().map((f) => f.type === "ack" ? "ack" : f.reason);
+  assert(outcomes.indexOf("offline") > 0 && outcomes.indexOf("offline") < 10, String(outcomes));
+  await hub.closeSessions(0);
+});
+
+Deno.test("a refused frame keeps its ref when the ref is valid by code points (65 emoji: 130 UTF-16 units)", () => {
+  const { open } = relay();
+  const [session, transport] = open();
+  const ref = "😀".repeat(65);
+  session.text(message("bob", "early", ref));
+  session.text(JSON.stringify({ mine: { content: 1 }, to: { id: "bob", type: "friend" }, ref }));
+  assertEquals(transport.take().map((f) => [f.code, f.ref]), [
+    ["not_identified", ref],
+    ["invalid_frame", ref],
+  ]);
 });

@@ -1,7 +1,8 @@
 /**
  * Static files: the chat page folder at `/` and layui's distribution (npm `layui`) at
  * `/layui/`. Paths are resolved segment by segment under their root, so no request can
- * leave it.
+ * leave it, and the page folder serves only what a page loads ({@linkcode isPageFile}): its
+ * sources, tests, configuration and notes stay private.
  *
  * @module
  */
@@ -42,6 +43,44 @@ const TYPES: Record<string, string> = {
   wav: "audio/wav",
 };
 
+// What a browser loads for a page: markup, scripts, styles, images, fonts and sounds.
+const PAGE_TYPES = new Set([
+  "html",
+  "js",
+  "mjs",
+  "css",
+  "svg",
+  "png",
+  "jpg",
+  "jpeg",
+  "gif",
+  "webp",
+  "ico",
+  "woff",
+  "woff2",
+  "ttf",
+  "eot",
+  "mp3",
+  "wav",
+]);
+
+/**
+ * Whether the page folder serves the file at `path`: a page asset by its extension (so never
+ * `deno.json`, `*.ts` or `README.md`), and not a test (`*_test.*`, `*.test.*`).
+ *
+ * ```ts
+ * import { isPageFile } from "./static.ts";
+ * isPageFile("/app.js"); // true
+ * isPageFile("/app_test.js"); // false
+ * isPageFile("/deno.json"); // false
+ * ```
+ */
+export function isPageFile(path: string): boolean {
+  const name = path.slice(path.lastIndexOf("/") + 1).toLowerCase();
+  const dot = name.lastIndexOf(".");
+  return PAGE_TYPES.has(name.slice(dot + 1)) && !/[_.]test\.[^.]+$/.test(name);
+}
+
 /** The content type of a file name, by extension. */
 export function contentType(name: string): string {
   const dot = name.lastIndexOf(".");
@@ -75,9 +114,14 @@ function notFound(): Response {
 
 /**
  * Serves the file `path` under `root` (a folder's `index.html` for a folder) for GET and
- * HEAD, 404 when there is none.
+ * HEAD, 404 when there is none or when `serves` says the file is not to be served.
  */
-export async function serveFile(root: string, path: string, method: string): Promise<Response> {
+export async function serveFile(
+  root: string,
+  path: string,
+  method: string,
+  serves: (file: string) => boolean = () => true,
+): Promise<Response> {
   let file = resolveUnder(root, path);
   if (file === null) return notFound();
   try {
@@ -86,7 +130,7 @@ export async function serveFile(root: string, path: string, method: string): Pro
       file = file.replace(/\/?$/, "/index.html");
       info = await Deno.stat(file);
     }
-    if (!info.isFile) return notFound();
+    if (!info.isFile || !serves(file)) return notFound();
     const headers = {
       "content-type": contentType(file),
       "content-length": String(info.size),

@@ -58,6 +58,8 @@ export const ErrorCodes = {
   frame_too_large: { fatal: true, close: CloseCode.tooBig },
   unsupported_data: { fatal: true, close: CloseCode.unsupportedData },
   internal_error: { fatal: true, close: CloseCode.internalError },
+  watch_limit: { fatal: false },
+  watch_refused: { fatal: false },
 } as const satisfies Record<ErrorCode, { fatal: boolean; close?: CloseCode }>;
 
 /** A v1 error code (from `error.schema.json`). */

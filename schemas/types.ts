@@ -3,13 +3,13 @@
 
 // id.schema.json
 /**
- * A user id: 1 to 64 characters without whitespace or control characters. A JSON integer names the same user as its decimal string.
+ * A user id: 1 to 64 Unicode code points, well-formed (no lone surrogates), without whitespace, control characters or format characters (zero-width, bidi controls), compared exactly (no normalization). A JSON integer names the same user as its decimal string.
  */
 export type UserId = string | number;
 
 // legacy-identify.schema.json
 /**
- * Legacy profile: the first text frame is the bare user id, taken literally (not JSON), e.g. 1001.
+ * Legacy profile: the first text frame is the bare user id, taken literally (not JSON), e.g. 1001; the same rules as UserId strings.
  */
 export type LegacyIdentify = string;
 
@@ -131,9 +131,31 @@ export interface Ready {
     [k: string]: unknown | undefined;
   };
   /**
-   * Optional features, e.g. ack, undelivered, ping.
+   * Optional features, e.g. ack, undelivered, ping, presence.
    */
   features: string[];
+  /**
+   * With the feature presence: how this server's presence behaves.
+   */
+  presence?: {
+    /**
+     * Most ids a connection's watch list may hold.
+     */
+    maxWatchIds: number;
+    /**
+     * Refill of the connection's watch bucket, watch frames per second.
+     */
+    watchRatePerSecond: number;
+    /**
+     * Capacity of the watch bucket: watch frames a connection may send at once.
+     */
+    watchBurst: number;
+    /**
+     * How long after a user's last session ends the server reports it offline.
+     */
+    offlineDelayMs: number;
+    [k: string]: unknown | undefined;
+  };
   /**
    * Display fields the server knows for this user (from the token or its directory).
    */
@@ -202,15 +224,21 @@ export interface ErrorFrame {
     | "rate_limited"
     | "frame_too_large"
     | "unsupported_data"
-    | "internal_error";
+    | "internal_error"
+    | "watch_limit"
+    | "watch_refused";
   /**
    * Human-readable explanation (never contains message content or tokens).
    */
   message: string;
   /**
-   * The ref of the refused sendMessage, when it had one.
+   * The ref of the refused frame, when it had one.
    */
   ref?: string;
+  /**
+   * watch_refused: the ids of the watch this user may not follow.
+   */
+  ids?: string[];
   [k: string]: unknown | undefined;
 }
 
@@ -236,10 +264,51 @@ export interface Pong {
 /**
  * Any JSON frame a client sends (v1 profile; legacy clients send only SendMessage after the bare id).
  */
-export type ClientFrame = Identify | SendMessage | Ping;
+export type ClientFrame = Identify | SendMessage | Ping | Watch;
 
 // server-frame.schema.json
 /**
  * Any frame a server sends (a legacy server sends only GetMessage).
  */
-export type ServerFrame = GetMessage | Ready | Ack | Undelivered | ErrorFrame | Pong;
+export type ServerFrame = GetMessage | Ready | Ack | Undelivered | ErrorFrame | Pong | Presence;
+
+// watch.schema.json
+/**
+ * v1, feature presence: the users whose presence this connection follows. With mode replace (the default) ids become the whole watch list (an empty list follows no one); with add they join it. Answered by a presence frame with the current state of each of these ids, or by an error; the watch list is per connection and starts empty.
+ */
+export interface Watch {
+  type: "watch";
+  /**
+   * User ids to follow (a string, or an integer meaning its decimal string); duplicates count once. The server's limit is ready.presence.maxWatchIds.
+   */
+  ids: UserId[];
+  /**
+   * replace (default): ids are the new watch list; add: ids are added to it.
+   */
+  mode?: "replace" | "add";
+  /**
+   * Client correlation string, echoed by the presence answer or the error.
+   */
+  ref?: string;
+}
+
+// presence.schema.json
+/**
+ * v1, feature presence: the state of watched users. As the answer to a watch (with its ref, when it had one) it lists every id of that watch once; afterwards one is sent whenever a watched user goes from no open session anywhere to one (online) or from one to none (offline, after the server's offlineDelayMs).
+ */
+export interface Presence {
+  type: "presence";
+  /**
+   * Watched users that have an open session, as strings.
+   */
+  online: string[];
+  /**
+   * Watched users that have none, as strings.
+   */
+  offline: string[];
+  /**
+   * The ref of the watch this frame answers.
+   */
+  ref?: string;
+  [k: string]: unknown | undefined;
+}

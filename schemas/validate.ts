@@ -21,6 +21,8 @@ import pingSchema from "./ping.schema.json" with { type: "json" };
 import pongSchema from "./pong.schema.json" with { type: "json" };
 import clientFrameSchema from "./client-frame.schema.json" with { type: "json" };
 import serverFrameSchema from "./server-frame.schema.json" with { type: "json" };
+import watchSchema from "./watch.schema.json" with { type: "json" };
+import presenceSchema from "./presence.schema.json" with { type: "json" };
 import type {
   Ack,
   ClientFrame,
@@ -30,11 +32,13 @@ import type {
   LegacyIdentify,
   Ping,
   Pong,
+  Presence,
   Ready,
   SendMessage,
   ServerFrame,
   Undelivered,
   UserId,
+  Watch,
 } from "./types.ts";
 
 /** Every schema of the protocol, by file name. */
@@ -52,6 +56,8 @@ export const schemas = {
   "pong.schema.json": pongSchema,
   "client-frame.schema.json": clientFrameSchema,
   "server-frame.schema.json": serverFrameSchema,
+  "watch.schema.json": watchSchema,
+  "presence.schema.json": presenceSchema,
 } as const;
 
 /** The name of a schema file in `schemas/`. */
@@ -82,6 +88,8 @@ const check = {
   error: compiled("error.schema.json"),
   ping: compiled("ping.schema.json"),
   pong: compiled("pong.schema.json"),
+  watch: compiled("watch.schema.json"),
+  presence: compiled("presence.schema.json"),
 };
 
 function describe(errors: ErrorObject[] | null | undefined): string {
@@ -97,7 +105,10 @@ function describe(errors: ErrorObject[] | null | undefined): string {
       (e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")
     }`;
   }
-  if (e.keyword === "pattern") return `${where} must not contain whitespace or control characters`;
+  // The only patterns are the id rules (IDENT-1).
+  if (e.keyword === "pattern") {
+    return `${where} must not contain whitespace, control or format characters, or lone surrogates`;
+  }
   return `${where} ${e.message ?? "is invalid"}`;
 }
 
@@ -123,7 +134,7 @@ function unknownType(type: unknown): Validation<never> {
   };
 }
 
-/** Validates a decoded client frame (identify, sendMessage or ping). */
+/** Validates a decoded client frame (identify, sendMessage, ping or watch). */
 export function validateClientFrame(value: unknown): Validation<ClientFrame> {
   const type = typeOf(value);
   switch (type) {
@@ -133,12 +144,14 @@ export function validateClientFrame(value: unknown): Validation<ClientFrame> {
       return run<Identify>(check.identify, value);
     case "ping":
       return run<Ping>(check.ping, value);
+    case "watch":
+      return run<Watch>(check.watch, value);
     default:
       return unknownType(type);
   }
 }
 
-/** Validates a decoded server frame (getMessage, ready, ack, undelivered, error or pong). */
+/** Validates a decoded server frame (getMessage, ready, ack, undelivered, error, pong or presence). */
 export function validateServerFrame(value: unknown): Validation<ServerFrame> {
   const type = typeOf(value);
   switch (type) {
@@ -154,6 +167,8 @@ export function validateServerFrame(value: unknown): Validation<ServerFrame> {
       return run<ErrorFrame>(check.error, value);
     case "pong":
       return run<Pong>(check.pong, value);
+    case "presence":
+      return run<Presence>(check.presence, value);
     default:
       return unknownType(type);
   }

@@ -89,7 +89,10 @@ Deno.test("error messages name the offending field", () => {
       '{"mine":{"content":"x"},"to":{"id":"2","type":"friend"},"from":"3"}',
       'frame has unexpected property "from"',
     ],
-    ['{"type":"identify","id":"a b"}', "/id must not contain whitespace or control characters"],
+    [
+      '{"type":"identify","id":"a b"}',
+      "/id must not contain whitespace, control or format characters, or lone surrogates",
+    ],
   ];
   for (const [text, message] of cases) {
     const result = parseClientFrame(text);

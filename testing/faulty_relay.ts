@@ -1,8 +1,9 @@
 /**
  * The reference relay with a bug put in on purpose, to prove that the conformance runner and
- * the bench's verification catch each one. Every fault but one is a broker plugged in through
- * `RelayOptions.broker`; `ignore-cap` wraps the server so the relay advertises a session cap it
- * does not enforce. Production code knows nothing of any of them.
+ * the bench's verification catch each one. Most faults are a broker plugged in through
+ * `RelayOptions.broker`; `ignore-cap` and the presence faults wrap the server's transports (the
+ * relay advertises a session cap it does not enforce, presence frames come late or not at all).
+ * Production code knows nothing of any of them.
  *
  * ```ts ignore
  * import { serveFaultyRelay } from "./faulty_relay.ts";
@@ -27,6 +28,8 @@ import type { Transport } from "../reference/session.ts";
  * yet counted as delivered. `store-offline`: messages to offline users are kept and delivered
  * at their next identify. `no-cleanup`: a user whose sessions all closed still counts as
  * online. `ignore-cap`: the advertised `maxSessionsPerUser` is never enforced.
+ * `presence-late`: reports that a user is online reach its watchers 200 ms late.
+ * `presence-no-offline`: reports that a user is offline never reach its watchers.
  */
 export type Fault =
   | "echo"
@@ -35,7 +38,9 @@ export type Fault =
   | "drop"
   | "store-offline"
   | "no-cleanup"
-  | "ignore-cap";
+  | "ignore-cap"
+  | "presence-late"
+  | "presence-no-offline";
 
 /** The cap the relay enforces under `ignore-cap`: none that a test reaches. */
 const NO_CAP = 1_000_000;
@@ -153,31 +158,51 @@ export function faultyBroker(
   return (deliverLocal, nodeId) => new FaultyBroker(faults, inner, deliverLocal, nodeId);
 }
 
-/** Rewrites the session cap in every `ready` the sessions of `server` write. */
-function advertisingCap(server: RelayServer, cap: number): RelayServer {
-  const advertise = (text: string): string => {
-    if (!text.startsWith('{"type":"ready"')) return text;
-    const ready = JSON.parse(text);
-    ready.limits.maxSessionsPerUser = cap;
-    return JSON.stringify(ready);
-  };
+/** `server`, with every frame its sessions write passed to `write` (which may send it or not). */
+function rewriting(
+  server: RelayServer,
+  write: (text: string, send: (text: string) => void) => void,
+): RelayServer {
   return {
     listen: (hostname, port, routes) => server.listen(hostname, port, routes),
     upgrade: (request, accepted) =>
       server.upgrade(request, {
         ...accepted,
         open: (transport) => {
-          const advertising: Transport = {
-            send: (text) => transport.send(advertise(text)),
+          const rewritten: Transport = {
+            send: (text) => write(text, (t) => transport.send(t)),
             close: (code, reason) => transport.close(code, reason),
             get bufferedAmount() {
               return transport.bufferedAmount;
             },
           };
-          return accepted.open(advertising);
+          return accepted.open(rewritten);
         },
       }),
   };
+}
+
+/** Rewrites the session cap in every `ready` the sessions of `server` write. */
+function advertisingCap(server: RelayServer, cap: number): RelayServer {
+  return rewriting(server, (text, send) => {
+    if (!text.startsWith('{"type":"ready"')) return send(text);
+    const ready = JSON.parse(text);
+    ready.limits.maxSessionsPerUser = cap;
+    send(JSON.stringify(ready));
+  });
+}
+
+/** Presence changes (presence frames without a ref) reporting someone online / offline. */
+const ONLINE_CHANGE = /^\{"type":"presence","online":\["/;
+const OFFLINE_CHANGE = /^\{"type":"presence","online":\[\],"offline":\["[^]*\]\}$/;
+
+/** Delays online reports (`presence-late`) or drops offline ones (`presence-no-offline`). */
+function badPresence(server: RelayServer, faults: ReadonlySet<Fault>): RelayServer {
+  return rewriting(server, (text, send) => {
+    if (faults.has("presence-late") && ONLINE_CHANGE.test(text) && !text.includes('"ref"')) {
+      setTimeout(() => send(text), 200);
+    } else if (!(faults.has("presence-no-offline") && OFFLINE_CHANGE.test(text))) send(text);
+  });
 }
 
 /**
@@ -195,6 +220,12 @@ export function serveFaultyRelay(
       ...relayOptions,
       limits: { ...options.limits, maxSessionsPerUser: NO_CAP },
       server: advertisingCap(options.server ?? relayServer(options.transport), cap),
+    };
+  }
+  if (faults.has("presence-late") || faults.has("presence-no-offline")) {
+    relayOptions = {
+      ...relayOptions,
+      server: badPresence(relayOptions.server ?? relayServer(relayOptions.transport), faults),
     };
   }
   return serveRelay(relayOptions);

@@ -203,15 +203,20 @@ export class RawClient {
     return new RawClient(conn, status, headers, data.subarray(headEnd + 4));
   }
 
-  /** Sends one masked frame. */
-  async sendFrame(opcode: number, payload: Uint8Array): Promise<void> {
+  /** Sends one masked frame; `fin: false` starts or continues a fragmented message. */
+  async sendFrame(
+    opcode: number,
+    payload: Uint8Array,
+    { fin = true, rsv = 0 }: { fin?: boolean; rsv?: number } = {},
+  ): Promise<void> {
     const len = payload.length;
+    const first = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 15);
     const head = len < 126
-      ? [0x80 | opcode, 0x80 | len]
+      ? [first, 0x80 | len]
       : len < 65536
-      ? [0x80 | opcode, 0x80 | 126, len >> 8, len & 255]
+      ? [first, 0x80 | 126, len >> 8, len & 255]
       : [
-        0x80 | opcode,
+        first,
         0x80 | 127,
         0,
         0,

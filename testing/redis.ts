@@ -14,6 +14,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts the server again on the same port. */
   start(): Promise<void>;
+  /** Stops the process (SIGSTOP): connections stay open and nothing is answered, a hung server. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
 }
 
 const READY = "Ready to accept connections";
@@ -53,8 +57,12 @@ export async function startRedis(): Promise<TestRedis & AsyncDisposable> {
     if (!child) return;
     const c = child;
     child = undefined;
-    c.kill("SIGKILL");
+    c.kill("SIGKILL"); // also ends a paused process
     await c.status;
+  };
+  const signal = (name: Deno.Signal) => {
+    if (!child) throw new Error("redis-server is not running");
+    child.kill(name);
   };
   return {
     port,
@@ -63,6 +71,8 @@ export async function startRedis(): Promise<TestRedis & AsyncDisposable> {
     async start() {
       if (!child) child = await launch(port);
     },
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
     [Symbol.asyncDispose]: stop,
   };
 }

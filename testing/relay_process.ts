@@ -23,6 +23,8 @@ export interface RelayProcess extends AsyncDisposable {
   readonly log: Record<string, unknown>[];
   /** SIGTERM, then waits for the process to exit; resolves to its exit status. */
   stop(): Promise<Deno.CommandStatus>;
+  /** SIGKILL (a crash: nothing is closed, nothing said), then waits for the process to exit. */
+  kill(): Promise<Deno.CommandStatus>;
 }
 
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
@@ -84,10 +86,10 @@ export async function spawnRelay(
     throw new Error(`relay did not start: ${JSON.stringify(log)}`);
   }
   let stopped: Promise<Deno.CommandStatus> | undefined;
-  const stop = () =>
+  const end = (signal: Deno.Signal) =>
     stopped ??= (async () => {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch {
         // It already exited: its status and output are still to be awaited.
       }
@@ -95,6 +97,7 @@ export async function spawnRelay(
       await Promise.all([stderrDone, stdoutDone]);
       return status;
     })();
+  const stop = () => end("SIGTERM");
   return {
     wsUrl,
     banner,
@@ -110,6 +113,7 @@ export async function spawnRelay(
       return hit!;
     },
     stop,
+    kill: () => end("SIGKILL"),
     async [Symbol.asyncDispose]() {
       await stop();
     },

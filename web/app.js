@@ -156,8 +156,9 @@ function start(myId) {
         layim.getMessage({ system: true, id: current, type: "friend", content });
       }
     };
-    // Presence is not known until the relay offers it: the page never guesses a status from
-    // acks or undelivered messages. A presence frame would call layim.setFriendStatus.
+    // A status shows only as the relay's presence tells it (v1, when offered): never guessed
+    // from acks or undelivered messages, and gone while the connection is down.
+    const friendIds = [...groups.values()].flatMap((g) => g.list.map((f) => String(f.id)));
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const client = new LayimClient({ url: `${scheme}//${location.host}/ws`, id: myId, token }, {
       onMessage(message) {
@@ -177,6 +178,13 @@ function start(myId) {
         if (sent) layim.setMessageStatus(sent, "refused", reason);
         else systemLine(`出错了：${reason}`);
       },
+      onPresence(online, offline) {
+        for (const id of online) layim.setFriendStatus(id, "online");
+        for (const id of offline) layim.setFriendStatus(id, "offline");
+      },
+      onPresenceUnknown() {
+        for (const id of friendIds) layim.setFriendStatus(id, null);
+      },
       onState(state, detail) {
         const why = closeText(detail.code);
         status.textContent = why && state !== "open"
@@ -193,6 +201,7 @@ function start(myId) {
         previous = state;
       },
     });
+    client.watch(friendIds);
     layim.on("sendMessage", (data) => client.send(data));
   });
 }

@@ -15,6 +15,11 @@
  * - A message that waited for a reconnect and then finds its recipient offline is sent again
  *   for `heldRetryMs` (the recipient is probably reconnecting too), at once when a message
  *   from that recipient arrives; only after that is it reported `undelivered`.
+ * - Presence (v1, when `ready` lists `presence`): the users given to `watch` are watched after
+ *   every `ready`, in frames that fit the server's limits; `onPresence` reports what the relay
+ *   says, and `onPresenceUnknown` that nothing is known while the connection is down. Users the
+ *   relay refuses to show (`watch_refused`) are left out of the next watch. A legacy
+ *   connection reports no presence at all.
  * - `onStatus` follows every message: `waiting` (for a connection), `sending` (written,
  *   outcome awaited), `retrying` (recipient offline after a reconnect, will send again),
  *   `sent` (legacy: written, no outcome will come), `abandoned` (the connection closed for
@@ -46,6 +51,8 @@
  * @property {(sent: SendMessage, status: SendStatus) => void} [onStatus]
  * @property {(state: ConnectionState, detail: { profile: Profile | null, code?: number, retryInMs?: number }) => void} [onState]
  * @property {(ready: Ready | null) => void} [onReady] identified (`null` in the legacy profile)
+ * @property {(online: string[], offline: string[]) => void} [onPresence] watched users' states
+ * @property {() => void} [onPresenceUnknown] the connection is down: no state is known any more
  */
 
 /** @typedef {"v1" | "legacy"} Profile */
@@ -77,6 +84,8 @@ const FINAL_CLOSES = new Set([4001, 4002, 4004]);
 const DEFAULT_MAX_FRAME_BYTES = 65536;
 /** Longest pause between sends again of a held message whose recipient is offline. */
 const HELD_RETRY_MAX_MS = 4000;
+/** Refs of watch frames start with this; other refs are messages. */
+const WATCH_REF = "watch-";
 
 /** A connection to a layim-ws relay that survives relay restarts. */
 export class LayimClient {
@@ -107,6 +116,12 @@ export class LayimClient {
   /** Held messages waiting to be sent again to an offline recipient, with their timers. @type {Map<Outgoing, ReturnType<typeof setTimeout>>} */
   #retrying = new Map();
   #onOnline = () => this.#reconnectNow();
+  /** Users to watch (presence), in the caller's order, without those the relay refused. @type {string[]} */
+  #watching = [];
+  /** The relay's presence parameters, while the identified connection offers presence. @type {Ready["presence"] | undefined} */
+  #presence;
+  /** States were reported on this connection (so their loss is worth reporting). */
+  #presenceShown = false;
 
   /**
    * @param {ClientOptions} options
@@ -148,6 +163,48 @@ export class LayimClient {
       this.#handlers.onStatus?.(payload, "waiting");
     }
     return ref;
+  }
+
+  /**
+   * Follows the presence of `ids` (replacing any earlier list), now and after every reconnect,
+   * when the relay offers presence.
+   * @param {(string | number)[]} ids
+   */
+  watch(ids) {
+    this.#watching = [...new Set(ids.map(String))];
+    if (this.#identified && this.#presence) this.#sendWatch();
+  }
+
+  /** Sends the watch list in frames under the relay's size limit (replace, then add). */
+  #sendWatch() {
+    const ws = this.#ws;
+    const presence = this.#presence;
+    if (!ws || !presence || ws.readyState !== WebSocket.OPEN) return;
+    const ids = this.#watching.slice(0, presence.maxWatchIds);
+    const budget = Math.floor(this.#maxFrameBytes / 2);
+    /** @type {string[][]} */
+    const chunks = [[]];
+    let size = 0;
+    for (const id of ids) {
+      const cost = new TextEncoder().encode(JSON.stringify(id)).length + 1;
+      if (size + cost > budget && chunks.at(-1)?.length) {
+        chunks.push([]);
+        size = 0;
+      }
+      chunks.at(-1)?.push(id);
+      size += cost;
+    }
+    chunks.forEach((chunk, i) => {
+      const mode = i === 0 ? "replace" : "add";
+      ws.send(JSON.stringify({ type: "watch", ids: chunk, mode, ref: `${WATCH_REF}${i}` }));
+    });
+  }
+
+  /** The relay refused some of the watched users: watch the others. @param {ErrorFrame} error */
+  #watchRefused(error) {
+    const refused = new Set((error.ids ?? []).map(String));
+    this.#watching = this.#watching.filter((id) => !refused.has(id));
+    this.#sendWatch();
   }
 
   /** Closes the connection for good (no reconnect). */
@@ -226,8 +283,14 @@ export class LayimClient {
         return;
       case "ready":
         this.#maxFrameBytes = frame.limits?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+        this.#presence = frame.features?.includes("presence") ? frame.presence : undefined;
         this.#startPing(frame.limits?.idleTimeoutMs);
         this.#onIdentified(frame);
+        if (this.#presence && this.#watching.length > 0) this.#sendWatch();
+        return;
+      case "presence":
+        this.#presenceShown = true;
+        this.#handlers.onPresence?.(frame.online.map(String), frame.offline.map(String));
         return;
       case "pong":
         this.#awaitingPong = false;
@@ -246,6 +309,11 @@ export class LayimClient {
         return;
       }
       case "error":
+        if (frame.ref?.startsWith(WATCH_REF)) {
+          if (frame.code === "watch_refused") this.#watchRefused(frame);
+          // rate_limited or watch_limit: the list stays as the relay last took it.
+          return;
+        }
         this.#handlers.onError?.(
           frame,
           frame.ref === undefined ? undefined : this.#settle(frame.ref),
@@ -332,6 +400,11 @@ export class LayimClient {
   #onClose(code, opened) {
     this.#stopPing();
     this.#identified = false;
+    this.#presence = undefined;
+    if (this.#presenceShown) {
+      this.#presenceShown = false;
+      this.#handlers.onPresenceUnknown?.();
+    }
     // Unanswered messages may not have reached the relay: send them again first.
     const unanswered = [...this.#inFlight.values()];
     this.#inFlight.clear();

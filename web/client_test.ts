@@ -1,4 +1,4 @@
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import type { Browser, Page } from "playwright-core";
 import { waitFor } from "../testing/wait.ts";
 import { launchBrowser, TIMEOUT_MS } from "./testing.ts";
@@ -66,6 +66,8 @@ async function startClient(page: Page, origin: string, options: object) {
         onError: (e, sent) => log.push(["error", e.code, sent && sent.mine.content]),
         onState: (state, d) => log.push(["state", state, d.profile, d.code ?? null]),
         onStatus: (sent, status) => log.push(["status", status, sent.mine.content]),
+        onPresence: (on, off) => log.push(["presence", on, off]),
+        onPresenceUnknown: () => log.push(["presence unknown"]),
       });`,
   });
 }
@@ -242,6 +244,88 @@ Deno.test("LayimClient against scripted servers", async (t) => {
         await logged(page, ["status", "abandoned", "in flight"]);
         await send(page, "after the end");
         await logged(page, ["status", "abandoned", "after the end"]);
+      });
+    });
+
+    await t.step(
+      "v1 presence: watch after ready in frames under the limit, again after a reconnect",
+      async () => {
+        await withClient(browser, true, {}, async (server, page) => {
+          await server.frames(0, 1);
+          // 30 friends of 12 characters do not fit in one frame of 300 bytes.
+          const friends = Array.from(
+            { length: 30 },
+            (_, i) => `friend-${String(i).padStart(5, "0")}`,
+          );
+          await page.evaluate(`client.watch(${JSON.stringify(friends)})`);
+          const presence = {
+            maxWatchIds: 25,
+            watchRatePerSecond: 1,
+            watchBurst: 10,
+            offlineDelayMs: 0,
+          };
+          const ready = { ...JSON.parse(READY({})), features: ["presence"], presence };
+          server.conns[0].socket.send(JSON.stringify(ready));
+          await logged(page, ["state", "open", "v1", null]);
+          await waitFor(() => server.conns[0].frames.length >= 4, TIMEOUT_MS, "watch frames");
+          const watches = server.conns[0].frames.slice(1).map((f) => JSON.parse(f));
+          assertEquals(watches.map((w) => w.mode), ["replace", "add", "add"]);
+          assert(server.conns[0].frames.slice(1).every((f) => f.length <= 300));
+          // maxWatchIds: the first 25.
+          assertEquals(watches.flatMap((w) => w.ids), friends.slice(0, 25));
+          server.conns[0].socket.send(
+            JSON.stringify({
+              type: "presence",
+              online: ["friend-00001"],
+              offline: ["friend-00002"],
+            }),
+          );
+          await logged(page, ["presence", ["friend-00001"], ["friend-00002"]]);
+          // Refused users are left out of the next watch.
+          server.conns[0].socket.send(JSON.stringify({
+            type: "error",
+            code: "watch_refused",
+            message: "no",
+            ref: watches[0].ref,
+            ids: ["friend-00000"],
+          }));
+          await waitFor(() => server.conns[0].frames.length >= 5, TIMEOUT_MS, "watch again");
+          const rewatch = JSON.parse(server.conns[0].frames[4]);
+          assertEquals([rewatch.mode, rewatch.ids[0]], ["replace", "friend-00001"]);
+          assertEquals(await page.evaluate(`log.filter((e) => e[0] === "error").length`), 0);
+          server.conns[0].socket.close(1001);
+          await logged(page, ["presence unknown"]);
+          await server.frames(1, 1);
+          server.conns[1].socket.send(JSON.stringify(ready));
+          const again = JSON.parse((await server.frames(1, 2))[1]);
+          assertEquals([again.type, again.mode, again.ids[0]], [
+            "watch",
+            "replace",
+            "friend-00001",
+          ]);
+        });
+      },
+    );
+
+    await t.step("v1 without the feature, and legacy: no watch is ever sent", async () => {
+      await withClient(browser, true, {}, async (server, page) => {
+        await server.frames(0, 1);
+        await logged(page, ["state", "connecting", null, null]);
+        await page.evaluate(`client.watch(["1002"])`);
+        server.conns[0].socket.send(READY({}));
+        await logged(page, ["state", "open", "v1", null]);
+        await send(page, "after ready");
+        const frames = await server.frames(0, 2);
+        assertEquals(JSON.parse(frames[1]).mine.content, "after ready");
+      });
+      await withClient(browser, false, {}, async (server, page) => {
+        await logged(page, ["state", "open", "legacy", null]);
+        await page.evaluate(`client.watch(["1002"])`);
+        await send(page, "hello");
+        assertEquals((await server.frames(1, 2)).map((f) => f.startsWith('{"type"')), [
+          false,
+          false,
+        ]);
       });
     });
 

@@ -27,7 +27,8 @@
  *   "收到新消息" bar shakes, the `voice` sound plays, a desktop notification shows (`notice`);
  *   a chat tab that is open but not selected shakes.
  * - `layim.chat({id, name | username, avatar, type: "friend"})` opens a conversation;
- * - `layim.setFriendStatus(id, "online" | "offline")` (no status shows until it is called);
+ * - `layim.setFriendStatus(id, "online" | "offline")` (no status shows until it is called;
+ *   `null`, an extension, removes it again: the page no longer knows);
  * - `layim.cache()` → `{mine, friend}`.
  *
  * Extensions (not in LayIM): `layim.setMessageStatus(data, status, reason?)` shows the
@@ -111,7 +112,7 @@ import { canNotify, notify, once, pageVisible, playVoice, TabBadge } from "./att
  * }} on
  * @property {(message: IncomingMessage) => LayIM} getMessage
  * @property {(person: Person) => LayIM} chat
- * @property {(id: string | number, status: "online" | "offline") => LayIM} setFriendStatus
+ * @property {(id: string | number, status: "online" | "offline" | null) => LayIM} setFriendStatus
  * @property {() => { mine: Friend | null, friend: FriendGroup[] }} cache
  * @property {(data: SendMessage, status: MessageStatus, reason?: string) => LayIM} setMessageStatus
  * @property {(reason: string) => LayIM} disableSend
@@ -1036,7 +1037,10 @@ function createLayim() {
       badgeNode.setAttribute("aria-label", `${known.friend.username} 未读消息 ${count}`);
       const status = /** @type {HTMLElement} */ (item.querySelector(".layim-status"));
       status.hidden = !known.status;
-      status.setAttribute("aria-label", known.status === "online" ? "在线" : "离线");
+      status.setAttribute(
+        "aria-label",
+        `${known.friend.username} ${known.status === "online" ? "在线" : "离线"}`,
+      );
       item.classList.toggle("layim-offline", known.status === "offline");
     }
     for (const [group, { toggle, badge: node }] of groupBadges) {
@@ -1321,8 +1325,9 @@ function createLayim() {
     chat,
     setFriendStatus(id, status) {
       const known = friends.get(String(id));
-      if (!known || known.status === status) return layim;
-      known.status = status;
+      const next = status === "online" || status === "offline" ? status : undefined;
+      if (!known || known.status === next) return layim;
+      known.status = next;
       refresh();
       if (active === known.friend.id) renderConversation();
       return layim;

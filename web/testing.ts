@@ -12,6 +12,7 @@ import {
   type Locator,
   type Page,
 } from "playwright-core";
+import { assertEquals } from "@std/assert";
 import { serveRelay, TRANSPORT_NAMES } from "../reference/mod.ts";
 import type { Relay, RelayOptions, TransportName } from "../reference/mod.ts";
 import { CHROMIUM, programPath } from "../testing/programs.ts";
@@ -147,6 +148,12 @@ export async function openChat(
   const user = await openPage(browser, relay, `/?id=${encodeURIComponent(id)}`, options);
   await waitConnection(user.page, "已连接");
   return user;
+}
+
+/** Fails unless no friend's dot and no 在线/离线 shows anywhere on the page. */
+export async function noStatusShown(page: Page): Promise<void> {
+  assertEquals(await page.getByRole("img", { name: /在线|离线/ }).count(), 0);
+  assertEquals(await page.getByText(/^(在线|离线)$/).count(), 0);
 }
 
 /** Waits until the connection indicator shows `text`. */

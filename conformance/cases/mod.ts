@@ -8,6 +8,7 @@ import type { Case, Group } from "../case.ts";
 import { cleanup } from "./cleanup.ts";
 import { identify } from "./identify.ts";
 import { offline } from "./offline.ts";
+import { presence } from "./presence.ts";
 import { robustness } from "./robustness.ts";
 import { routing } from "./routing.ts";
 import { transport } from "./transport.ts";
@@ -24,6 +25,7 @@ export const GROUPS: readonly Group[] = [
   cleanup,
   robustness,
   v1,
+  presence,
   transport,
 ];
 

@@ -1,5 +1,5 @@
 /**
- * Transport cases: the server's WebSocket layer against the RFC 6455 rules of spec section 13,
+ * Transport cases: the server's WebSocket layer against the RFC 6455 rules of spec section 14,
  * the way Autobahn|Testsuite judges WebSocket implementations — the opening handshake, masking,
  * reserved bits and opcodes, control frames, fragmentation, UTF-8, the close handshake and its
  * status codes, ping. They sit below either profile and run in both: each breaks a rule on a
