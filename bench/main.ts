@@ -231,15 +231,15 @@ export async function runBench(o: BenchOptions): Promise<RunReport> {
   return report;
 }
 
-/** Profiles the reference relay on each transport under both saturation scenarios. */
+/** Profiles the reference relay on each transport under both saturation loads and `connect`. */
 async function profileReference(o: BenchOptions): Promise<string> {
   const sections = [
-    "`deno run --cpu-prof reference/main.ts` under each saturation load, start-up samples left " +
-    "out. Time in V8 built-ins (`JSON.parse`, `JSON.stringify`) counts as self time of their " +
-    "JS caller; `op_*` are calls into Deno's Rust side.",
+    "`deno run --cpu-prof reference/main.ts` under each saturation load and a connect storm, " +
+    "start-up samples left out. Time in V8 built-ins (`JSON.parse`, `JSON.stringify`) counts as self " +
+    "time of their JS caller; `op_*` are calls into Deno's Rust side.",
   ];
   for (const relay of [RELAYS.ref, RELAYS.reftcp]) {
-    for (const name of ["saturation", "saturation-v1"] as const) {
+    for (const name of ["saturation", "saturation-v1", "connect"] as const) {
       sections.push(`### ${name}, \`${relay.name}\``, await profileScenario(o, name, relay));
     }
   }

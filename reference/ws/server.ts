@@ -250,6 +250,7 @@ class HttpServer implements Server, SocketContext {
   #dirty: Socket[] = [];
   #spare: Socket[] = [];
   #timer: ReturnType<typeof setInterval>;
+  #tickMs: number;
   #closing = false;
   #refused = 0;
   #done!: () => void;
@@ -285,6 +286,7 @@ class HttpServer implements Server, SocketContext {
         Math.min(this.headerTimeoutMs, this.handshakeTimeoutMs, this.closeTimeoutMs) / 4,
       ),
     );
+    this.#tickMs = tick;
     this.#timer = setInterval(() => this.#tick(), tick);
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     options.onListen?.(this.addr);
@@ -326,6 +328,18 @@ class HttpServer implements Server, SocketContext {
 
   track(tracked: Tracked): void {
     this.#tracked.add(tracked);
+  }
+
+  /**
+   * A connection's keepalive of `idleMs`: it is checked each tick, and a tick longer than a
+   * quarter of it would let a dead peer outlive its bound by most of a tick per step.
+   */
+  keepalive(idleMs: number): void {
+    const tick = Math.max(10, idleMs / 4);
+    if (idleMs === 0 || tick >= this.#tickMs || this.#closing) return;
+    this.#tickMs = tick;
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#tick(), tick);
   }
 
   #tick(): void {
@@ -546,6 +560,7 @@ class HttpConnection implements Tracked {
           idleTimeoutMs: options.idleTimeoutMs ?? 0,
           idleCloseCode: options.idleCloseCode ?? Close.goingAway,
         };
+        server.keepalive(keepalive.idleTimeoutMs);
         socket = new Socket(
           server,
           this.#conn,
