@@ -4,7 +4,7 @@ import WebSocketClient from "ws";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
 import { RawClient, TestClient } from "../testing/net.ts";
-import { RawSocket } from "./ws/testing.ts";
+import { RawSocket } from "../testing/raw_socket.ts";
 import { waitFor } from "../testing/wait.ts";
 import { hs256Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
