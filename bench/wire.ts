@@ -1,8 +1,11 @@
 /**
- * A lean RFC 6455 client over `Deno.connect`, for load generation. It exists because the load
- * generator shares two cores with the relay under test: frames sent in the same tick are
- * written with one syscall, masking uses the all-zero key (legal, and the payload is copied
- * as is), and buffers start small so that 20,000 idle sockets stay cheap.
+ * A lean RFC 6455 client over `Deno.connect`, for load generation: the deliberate copy of the
+ * project's wire client (`conformance/wire.ts`), which logs every frame, masks each one with a
+ * random key and holds two 64 KiB buffers per socket. The load generator shares two cores with
+ * the relay under test, so here frames sent in the same tick are written with one syscall,
+ * masking uses the all-zero key (legal, and the payload is copied as is), and buffers start
+ * small so that 20,000 idle sockets stay cheap. Nothing of the wire client's codec is shared:
+ * its `decodeFrame` copies every payload, where this parser unmasks in place.
  *
  * It answers pings and close frames; it never validates the server beyond the 101 status.
  *

@@ -41,15 +41,19 @@ export { GROUPS } from "./cases/mod.ts";
 export { CaseContext, type OpenOptions, type RunSettings } from "./context.ts";
 export { type Message, Peer, type PeerSettings, type SendOptions } from "./peer.ts";
 export {
+  closeBody,
   type CloseRecord,
+  decodeFrame,
   encodeFrame,
   type FrameSpec,
   HandshakeError,
   type LoggedFrame,
   Opcode,
+  parseCloseBody,
   type RawFrame,
   type ReceivedMessage,
   WireClient,
+  type WireFrame,
   type WireOptions,
 } from "./wire.ts";
 export * as verify from "./verify.ts";

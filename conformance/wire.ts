@@ -88,14 +88,19 @@ export interface ReceivedMessage {
   at: number;
 }
 
-/** One frame as it arrived, for checks on framing itself. */
-export interface RawFrame {
+/** One decoded frame (the payload unmasked), see {@link decodeFrame}. */
+export interface WireFrame {
   fin: boolean;
   /** The three RSV bits, as a number 0–7. */
   rsv: number;
   opcode: number;
   masked: boolean;
   payload: Uint8Array;
+}
+
+/** One frame as it arrived, for checks on framing itself. */
+export interface RawFrame extends WireFrame {
+  /** Milliseconds since the epoch of the client. */
   at: number;
 }
 
@@ -119,13 +124,16 @@ export interface CloseRecord {
 /** A frame to write as-is with {@link WireClient.sendFrame}. */
 export interface FrameSpec {
   opcode: number;
-  payload?: Uint8Array;
+  /** The payload: bytes, or a string sent as its UTF-8 (default empty). */
+  payload?: Uint8Array | string;
   /** Default true. */
   fin?: boolean;
   /** RSV bits 0–7, default 0. */
   rsv?: number;
   /** Mask the payload, as clients must (default true). */
   masked?: boolean;
+  /** The 4-byte masking key, for reproducible bytes (default: a random key). */
+  mask?: Uint8Array;
 }
 
 /** The opening handshake failed: no TCP connection, no 101 answer, or a wrong accept key. */
@@ -161,9 +169,25 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Encodes one frame (RFC 6455 section 5.2), masked unless `masked` is false. */
-export function encodeFrame(spec: FrameSpec): Uint8Array<ArrayBuffer> {
+/** The bytes of a frame's payload (a string as its UTF-8). */
+function payloadOf(spec: FrameSpec): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
+  return typeof payload === "string" ? encoder.encode(payload) : payload;
+}
+
+/**
+ * Encodes one frame (RFC 6455 section 5.2) exactly as described, masked unless `masked` is
+ * false; no rule is checked, so that a test can break any of them.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, Opcode } from "@layim-ws/layim-ws/conformance";
+ * encodeFrame({ opcode: Opcode.text, payload: "hi", mask: new Uint8Array(4) });
+ * // Uint8Array [0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]
+ * ```
+ */
+export function encodeFrame(spec: FrameSpec): Uint8Array<ArrayBuffer> {
+  const payload = payloadOf(spec);
   const masked = spec.masked ?? true;
   const len = payload.byteLength;
   const headLen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + (masked ? 4 : 0);
@@ -185,11 +209,86 @@ export function encodeFrame(spec: FrameSpec): Uint8Array<ArrayBuffer> {
     out.set(payload, off);
     return out;
   }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  out.set(mask, off);
+  const mask = spec.mask ?? crypto.getRandomValues(new Uint8Array(4));
+  out.set(mask.subarray(0, 4), off);
   off += 4;
   for (let i = 0; i < len; i++) out[off + i] = payload[i] ^ mask[i & 3];
   return out;
+}
+
+/**
+ * Decodes the frame at the start of `bytes`: the frame (payload copied and unmasked) and how
+ * many bytes it took, or `undefined` while it is not complete.
+ */
+export function decodeFrame(bytes: Uint8Array): { frame: WireFrame; size: number } | undefined {
+  if (bytes.byteLength < 2) return undefined;
+  const b0 = bytes[0];
+  const b1 = bytes[1];
+  const masked = (b1 & 0x80) !== 0;
+  let len = b1 & 0x7f;
+  let off = 2;
+  if (len === 126) {
+    if (bytes.byteLength < 4) return undefined;
+    len = (bytes[2] << 8) | bytes[3];
+    off = 4;
+  } else if (len === 127) {
+    if (bytes.byteLength < 10) return undefined;
+    len = Number(new DataView(bytes.buffer, bytes.byteOffset + 2, 8).getBigUint64(0));
+    off = 10;
+  }
+  const maskOff = off;
+  if (masked) off += 4;
+  if (bytes.byteLength < off + len) return undefined;
+  const payload = bytes.slice(off, off + len);
+  if (masked) {
+    for (let i = 0; i < len; i++) payload[i] ^= bytes[maskOff + (i & 3)];
+  }
+  const frame = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload };
+  return { frame, size: off + len };
+}
+
+/** An HTTP response head read by {@link parseResponseHead}. */
+export interface ResponseHead {
+  /** The status line, e.g. `HTTP/1.1 101 Switching Protocols`. */
+  statusLine: string;
+  status: number;
+  headers: Headers;
+  /** Bytes the head took, its final empty line included. */
+  size: number;
+}
+
+/** Parses the HTTP response head at the start of `bytes`; `undefined` while it is not complete. */
+export function parseResponseHead(bytes: Uint8Array): ResponseHead | undefined {
+  let end = -1;
+  for (let i = 0; i + 3 < bytes.byteLength && end < 0; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      end = i;
+    }
+  }
+  if (end < 0) return undefined;
+  const [statusLine, ...headerLines] = lenientUtf8.decode(bytes.subarray(0, end)).split("\r\n");
+  const headers = new Headers();
+  for (const line of headerLines) {
+    const i = line.indexOf(":");
+    if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return { statusLine, status: Number(statusLine.split(" ")[1]), headers, size: end + 4 };
+}
+
+/** A close frame's payload: the code, then the reason (text as UTF-8, or bytes as given). */
+export function closeBody(code: number, reason: Uint8Array | string = ""): Uint8Array {
+  const text = typeof reason === "string" ? encoder.encode(reason) : reason;
+  const out = new Uint8Array(2 + text.byteLength);
+  out[0] = code >>> 8;
+  out[1] = code & 0xff;
+  out.set(text, 2);
+  return out;
+}
+
+/** A close frame's code (1005 without one) and reason, decoded leniently. */
+export function parseCloseBody(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.byteLength < 2) return { code: 1005, reason: "" };
+  return { code: (payload[0] << 8) | payload[1], reason: lenientUtf8.decode(payload.subarray(2)) };
 }
 
 /** A growable byte queue: append at the end, consume from the front, amortised O(n). */
@@ -218,11 +317,6 @@ class ByteQueue {
     this.#end += bytes.byteLength;
   }
 
-  /** The byte at `i` from the front. */
-  at(i: number): number {
-    return this.#buf[this.#start + i];
-  }
-
   /** A view of `n` bytes at `i` from the front (valid until the next push). */
   view(i: number, n: number): Uint8Array {
     return this.#buf.subarray(this.#start + i, this.#start + i + n);
@@ -233,13 +327,6 @@ class ByteQueue {
     this.#start += n;
     if (this.#start === this.#end) this.#start = this.#end = 0;
   }
-}
-
-function indexOfHeadEnd(q: ByteQueue): number {
-  for (let i = 0; i + 3 < q.length; i++) {
-    if (q.at(i) === 13 && q.at(i + 1) === 10 && q.at(i + 2) === 13 && q.at(i + 3) === 10) return i;
-  }
-  return -1;
 }
 
 function describeClose(code: number, reason: string): string {
@@ -386,16 +473,16 @@ export class WireClient {
       }
       return new HandshakeError(message, status, headers, body);
     };
-    const head = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
+    const request = encoder.encode(lines.join("\r\n") + "\r\n\r\n");
     try {
-      await writeAll(conn, options.early ? concat([head, options.early]) : head);
+      await writeAll(conn, options.early ? concat([request, options.early]) : request);
     } catch (error) {
       throw fail(`cannot send the handshake to ${url.host}: ${(error as Error).message}`);
     }
     const q = new ByteQueue();
-    let end = -1;
+    let head: ResponseHead | undefined;
     const buf = new Uint8Array(16384);
-    while ((end = indexOfHeadEnd(q)) < 0) {
+    while ((head = parseResponseHead(q.view(0, q.length))) === undefined) {
       let n: number | null;
       try {
         n = await conn.read(buf);
@@ -407,14 +494,8 @@ export class WireClient {
       }
       q.push(buf.subarray(0, n));
     }
-    const [statusLine, ...headerLines] = lenientUtf8.decode(q.view(0, end)).split("\r\n");
-    q.consume(end + 4);
-    const status = Number(statusLine.split(" ")[1]);
-    const headers = new Headers();
-    for (const line of headerLines) {
-      const i = line.indexOf(":");
-      if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
-    }
+    const { statusLine, status, headers } = head;
+    q.consume(head.size);
     if (status !== 101) {
       const body = await readBody(conn, q, headers);
       throw fail(
@@ -515,7 +596,7 @@ export class WireClient {
   sendFrame(spec: FrameSpec): void {
     const text = `<frame opcode ${spec.opcode}${spec.fin === false ? " no-fin" : ""}` +
       `${spec.rsv ? ` rsv ${spec.rsv}` : ""}${spec.masked === false ? " unmasked" : ""}, ` +
-      `${spec.payload?.byteLength ?? 0} bytes>`;
+      `${payloadOf(spec).byteLength} bytes>`;
     if (this.#tcpClosed) {
       this.#record({ dir: "sent", kind: "frame", text, unsent: true });
       return;
@@ -554,16 +635,7 @@ export class WireClient {
       while (this.#out.length > 0) {
         const parts = this.#out;
         this.#out = [];
-        const total = parts.reduce((n, p) => n + p.byteLength, 0);
-        const chunk = parts.length === 1 ? parts[0] : new Uint8Array(total);
-        if (parts.length > 1) {
-          let off = 0;
-          for (const p of parts) {
-            chunk.set(p, off);
-            off += p.byteLength;
-          }
-        }
-        await writeAll(this.#conn, chunk);
+        await writeAll(this.#conn, parts.length === 1 ? parts[0] : concat(parts));
       }
     } catch {
       // The peer is gone: the read loop sees the end and records it.
@@ -606,41 +678,11 @@ export class WireClient {
   }
 
   #parse(): void {
-    const q = this.#in;
     for (;;) {
-      if (q.length < 2) return;
-      const b0 = q.at(0);
-      const b1 = q.at(1);
-      const masked = (b1 & 0x80) !== 0;
-      let len = b1 & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (q.length < 4) return;
-        len = (q.at(2) << 8) | q.at(3);
-        off = 4;
-      } else if (len === 127) {
-        if (q.length < 10) return;
-        const v = q.view(2, 8);
-        len = Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0));
-        off = 10;
-      }
-      const maskOff = off;
-      if (masked) off += 4;
-      if (q.length < off + len) return;
-      const payload = q.view(off, len).slice();
-      if (masked) {
-        const mask = q.view(maskOff, 4).slice();
-        for (let i = 0; i < len; i++) payload[i] ^= mask[i & 3];
-      }
-      q.consume(off + len);
-      const frame: RawFrame = {
-        fin: (b0 & 0x80) !== 0,
-        rsv: (b0 >> 4) & 7,
-        opcode: b0 & 0x0f,
-        masked,
-        payload,
-        at: this.now(),
-      };
+      const decoded = decodeFrame(this.#in.view(0, this.#in.length));
+      if (decoded === undefined) return;
+      this.#in.consume(decoded.size);
+      const frame: RawFrame = { ...decoded.frame, at: this.now() };
       this.frames.push(frame);
       this.#onFrame(frame);
     }
@@ -649,8 +691,7 @@ export class WireClient {
   #onFrame(f: RawFrame): void {
     switch (f.opcode) {
       case Opcode.close: {
-        const code = f.payload.byteLength >= 2 ? (f.payload[0] << 8) | f.payload[1] : 1005;
-        const reason = lenientUtf8.decode(f.payload.subarray(2));
+        const { code, reason } = parseCloseBody(f.payload);
         this.#record({
           dir: "received",
           kind: "close",
@@ -788,10 +829,7 @@ export class WireClient {
       this.#closeSent = true;
       this.#record({ dir: "sent", kind: "close", text: `<close ${describeClose(code, reason)}>` });
       this.#end({ code, reason, by: "client" });
-      const payload = new Uint8Array(2 + encoder.encode(reason).byteLength);
-      new DataView(payload.buffer).setUint16(0, code);
-      payload.set(encoder.encode(reason), 2);
-      this.#write(encodeFrame({ opcode: Opcode.close, payload }));
+      this.#write(encodeFrame({ opcode: Opcode.close, payload: closeBody(code, reason) }));
     }
     const ended = await this.until(() => this.#tcpClosed, timeoutMs);
     if (!ended) await this.destroy();
@@ -829,7 +867,8 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.byteLength;) off += await conn.write(bytes.subarray(off));
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The bytes of `parts`, one after the other, in one array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let off = 0;
   for (const p of parts) {

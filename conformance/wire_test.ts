@@ -1,5 +1,14 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { encodeFrame, HandshakeError, Opcode, WireClient } from "./wire.ts";
+import {
+  closeBody,
+  decodeFrame,
+  encodeFrame,
+  HandshakeError,
+  Opcode,
+  parseCloseBody,
+  parseResponseHead,
+  WireClient,
+} from "./wire.ts";
 
 /** A Deno server: echoes text and binary, closes on "close:CODE", records how each end looked. */
 function echoServer() {
@@ -157,4 +166,48 @@ Deno.test("wire: a refused handshake says why, with the status and body", async 
   const down = await assertRejects(() => WireClient.connect({ url }), HandshakeError);
   assert(down.message.startsWith("cannot connect to 127.0.0.1:"), down.message);
   await assertRejects(() => WireClient.connect({ url: "http://x/" }), HandshakeError, "bad URL");
+});
+
+Deno.test("wire: decodeFrame reads back what encodeFrame wrote, in every length form", () => {
+  for (const n of [0, 125, 126, 65535, 65536]) {
+    const payload = new Uint8Array(n).map((_, i) => i);
+    for (const masked of [true, false]) {
+      const bytes = encodeFrame({ opcode: Opcode.binary, payload, fin: false, rsv: 5, masked });
+      assertEquals(decodeFrame(bytes.subarray(0, bytes.length - 1)), undefined, `${n} cut`);
+      const { frame, size } = decodeFrame(bytes)!;
+      assertEquals([frame.fin, frame.rsv, frame.opcode, frame.masked, size], [
+        false,
+        5,
+        Opcode.binary,
+        masked,
+        bytes.length,
+      ]);
+      assertEquals(frame.payload, payload);
+    }
+  }
+  // A given masking key and a string payload give known bytes.
+  const mask = new Uint8Array([1, 2, 3, 4]);
+  assertEquals(
+    [...encodeFrame({ opcode: Opcode.text, payload: "hé", mask })],
+    [0x81, 0x83, 1, 2, 3, 4, 0x68 ^ 1, 0xc3 ^ 2, 0xa9 ^ 3],
+  );
+});
+
+Deno.test("wire: close bodies and response heads", () => {
+  assertEquals([...closeBody(4100, "ok")], [0x10, 0x04, 0x6f, 0x6b]);
+  assertEquals(parseCloseBody(closeBody(1000, new Uint8Array([0x62, 0x79]))), {
+    code: 1000,
+    reason: "by",
+  });
+  assertEquals(parseCloseBody(new Uint8Array(0)), { code: 1005, reason: "" });
+  const text = "HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nX-A : b \r\n\r\nno";
+  const bytes = new TextEncoder().encode(text);
+  assertEquals(parseResponseHead(bytes.subarray(0, text.indexOf("\r\n\r\n") + 3)), undefined);
+  const head = parseResponseHead(bytes)!;
+  assertEquals([head.statusLine, head.status, head.size], [
+    "HTTP/1.1 403 Forbidden",
+    403,
+    text.length - 2,
+  ]);
+  assertEquals([head.headers.get("content-length"), head.headers.get("x-a")], ["2", "b"]);
 });

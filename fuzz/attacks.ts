@@ -22,7 +22,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { encodeFrame, RawSocket } from "../reference/ws/testing.ts";
+import { encodeFrame } from "../conformance/wire.ts";
+import { RawSocket } from "../testing/raw_socket.ts";
 
 /** Where the relay is. */
 export interface AttackTarget {
@@ -268,7 +269,7 @@ async function answer(t: AttackTarget, bytes: Uint8Array): Promise<Answer> {
 /** An unmasked text frame and a text frame of invalid UTF-8: RFC 6455 wants 1002 and 1007. */
 export async function violations(t: AttackTarget): Promise<{ unmasked: Answer; utf8: Answer }> {
   return {
-    unmasked: await answer(t, encodeFrame({ opcode: 1, payload: "1001", mask: null })),
+    unmasked: await answer(t, encodeFrame({ opcode: 1, payload: "1001", masked: false })),
     utf8: await answer(t, encodeFrame({ opcode: 1, payload: new Uint8Array([0x31, 0xff, 0xfe]) })),
   };
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import fc from "fast-check";
-import { RawSocket } from "../reference/ws/testing.ts";
+import { RawSocket } from "../testing/raw_socket.ts";
 import type { Case, CaseGenerator } from "./frames.ts";
 import type { RunningTarget } from "./target.ts";
 

@@ -12,7 +12,8 @@
  * @module
  */
 import fc from "fast-check";
-import { encodeFrame, type FrameSpec, upgradeHeaders } from "../reference/ws/testing.ts";
+import { concat, encodeFrame, type FrameSpec } from "../conformance/wire.ts";
+import { upgradeHeaders } from "../testing/raw_socket.ts";
 
 /** One fuzz case: bytes to write on a fresh connection, in this many writes. */
 export interface Case {
@@ -31,16 +32,6 @@ export interface Case {
 export type CaseGenerator = fc.Arbitrary<Case>;
 
 const encoder = new TextEncoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** Cuts `bytes` at the given points (fractions of its length) into writes. */
 function cut(bytes: Uint8Array, points: number[]): Uint8Array[] {
@@ -221,7 +212,7 @@ export const mutated: CaseGenerator = fc.tuple(
   fc.array(mutation, { minLength: 1, maxLength: 3 }),
   cuts,
 ).map(([frames, mutations, points]) => {
-  let encoded = frames.map(encodeFrame);
+  let encoded: Uint8Array[] = frames.map(encodeFrame);
   for (const [name, at, value] of mutations) {
     if (encoded.length === 0) break;
     encoded = MUTATIONS[name](encoded, at, value);

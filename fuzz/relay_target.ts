@@ -22,7 +22,8 @@
 import fc from "fast-check";
 import { type ErrorCode, ErrorCodes, SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame, validateWith } from "../schemas/validate.ts";
-import { RawClient, TestClient } from "../testing/net.ts";
+import { HandshakeError, Opcode, parseCloseBody, WireClient } from "../conformance/wire.ts";
+import { TestClient } from "../testing/net.ts";
 import { settles, until, Wakeup } from "../testing/wait.ts";
 import {
   CASE_USERS,
@@ -536,24 +537,36 @@ async function runRawCase(
   self: string,
   identified: boolean,
 ): Promise<CaseOutcome> {
-  const client = await RawClient.connect(target.port, {
-    headers: { "Sec-WebSocket-Protocol": SUBPROTOCOL },
-  });
+  let client: WireClient;
   try {
-    if (client.status !== 101) {
-      return { broken: `upgrade answered ${client.status}`, close: "none", frames: 0 };
+    client = await WireClient.connect({ url: target.wsUrl, protocols: [SUBPROTOCOL] });
+  } catch (error) {
+    if (!(error instanceof HandshakeError) || error.status === undefined) throw error;
+    return { broken: `upgrade answered ${error.status}`, close: "none", frames: 0 };
+  }
+  // Every frame goes out as a frame of its own: written after a close frame of the case too.
+  const sendJson = (value: unknown) =>
+    client.sendFrame({ opcode: Opcode.text, payload: JSON.stringify(value) });
+  try {
+    if (identified) sendJson({ type: "identify", id: self });
+    for (const f of raw) {
+      client.sendFrame({ opcode: f.opcode, payload: f.payload, fin: f.fin, rsv: f.rsv });
     }
-    if (identified) await client.sendText(JSON.stringify({ type: "identify", id: self }));
-    for (const f of raw) await client.sendFrame(f.opcode, f.payload, { fin: f.fin, rsv: f.rsv });
     const tag = crypto.randomUUID();
-    await client.sendText(JSON.stringify({ type: "identify", id: self })); // see checkV1
-    await client.sendText(JSON.stringify({ type: "ping", data: tag }));
+    sendJson({ type: "identify", id: self }); // see checkV1
+    sendJson({ type: "ping", data: tag });
     const deadline = performance.now() + BOUND_MS;
     // Set once the relay has said it closes the connection (a fatal error frame).
     let closing = false;
-    for (;;) {
-      const frame = await client.readFrame(Math.max(1, deadline - performance.now()))
-        .catch(() => undefined);
+    for (let next = 0;; next++) {
+      await client.until(
+        () => client.frames.length > next || client.closed !== undefined,
+        Math.max(1, deadline - performance.now()),
+      );
+      const frame = client.frames[next];
+      // The connection ended without a close frame: the WebSocket layer may do that to a
+      // connection that broke its framing, or the relay ended it while we wrote.
+      if (frame === undefined && client.closed) return { close: "none", frames: raw.length };
       if (frame === undefined) {
         // The relay asked its WebSocket to close, or the traffic broke RFC 6455: Deno's
         // WebSocket may then neither answer nor end the connection until its keepalive does.
@@ -566,27 +579,21 @@ async function runRawCase(
           frames: raw.length,
         };
       }
-      // The WebSocket layer may end a connection that broke its framing without a close frame.
-      if (frame === null) return { close: "none", frames: raw.length };
-      if (frame.opcode === 8) {
-        const code = frame.payload.length >= 2 ? (frame.payload[0] << 8) | frame.payload[1] : 1005;
+      if (frame.opcode === Opcode.close) {
+        const { code } = parseCloseBody(frame.payload);
         return code === 1011
           ? { broken: "closed with 1011", close: "1011", frames: raw.length }
           : { close: String(code), frames: raw.length };
       }
-      if (frame.opcode === 1) {
+      if (frame.opcode === Opcode.text) {
         const text = new TextDecoder().decode(frame.payload);
         if (text.includes(tag)) return { close: "open", frames: raw.length };
         const code = (parse(text) as { code?: string } | null)?.code;
         if (code !== undefined && ErrorCodes[code as ErrorCode]?.fatal) closing = true;
       }
-      if (frame.opcode === 9) await client.sendFrame(10, frame.payload).catch(() => {});
     }
-  } catch {
-    // The relay ended the connection while we wrote: allowed for broken framing.
-    return { close: "none", frames: raw.length };
   } finally {
-    client.close();
+    await client.destroy();
   }
 }
 

@@ -3,8 +3,9 @@ import { SignJWT } from "jose";
 import WebSocketClient from "ws";
 import { SUBPROTOCOL } from "../schemas/protocol.ts";
 import { validateServerFrame } from "../schemas/validate.ts";
-import { RawClient, TestClient } from "../testing/net.ts";
-import { RawSocket } from "./ws/testing.ts";
+import { HandshakeError, WireClient } from "../conformance/wire.ts";
+import { TestClient } from "../testing/net.ts";
+import { RawSocket } from "../testing/raw_socket.ts";
 import { waitFor } from "../testing/wait.ts";
 import { hs256Authenticator } from "./auth.ts";
 import { createDirectory } from "./directory.ts";
@@ -35,7 +36,7 @@ async function withRelay(
   try {
     await fn(t);
   } finally {
-    await Promise.all(t.clients.map((c) => c.close()));
+    await Promise.all([...t.clients, ...t.wires].map((c) => c.close()));
     t.raws.forEach((r) => r.close());
     await relay.close();
   }
@@ -43,7 +44,8 @@ async function withRelay(
 
 class Harness {
   clients: TestClient[] = [];
-  raws: RawClient[] = [];
+  wires: WireClient[] = [];
+  raws: RawSocket[] = [];
   constructor(readonly relay: Relay) {}
 
   async open(protocol?: string | string[], path = "/ws"): Promise<TestClient> {
@@ -71,10 +73,29 @@ class Harness {
     return c;
   }
 
-  async raw(options: { path?: string; headers?: Record<string, string> } = {}) {
-    const r = await RawClient.connect(this.relay.port, options);
+  /** A client on the wire, for what the WebSocket API cannot do (drop TCP without a close frame). */
+  async wire(path = "/ws"): Promise<WireClient> {
+    const c = await WireClient.connect({ url: this.relay.wsUrl.replace(/\/ws$/, path) });
+    this.wires.push(c);
+    return c;
+  }
+
+  /** A raw socket upgraded on `/ws` that never reads, nor answers a ping, unless told to. */
+  async raw(): Promise<RawSocket> {
+    const r = await RawSocket.open(this.relay.port, "/ws");
     this.raws.push(r);
     return r;
+  }
+
+  /** The status an upgrade with these headers is answered with. */
+  async upgradeStatus(headers: Record<string, string> = {}): Promise<number | undefined> {
+    try {
+      await (await WireClient.connect({ url: this.relay.wsUrl, headers })).destroy();
+      return 101;
+    } catch (error) {
+      if (error instanceof HandshakeError) return error.status;
+      throw error;
+    }
   }
 }
 
@@ -480,8 +501,7 @@ test("a consumer that stops reading is closed with 4005 and forgotten", async ()
     { limits: { maxBufferedBytes: 256 * 1024, ratePerSecond: 1e6, rateBurst: 1e6 } },
     async (t) => {
       const slow = await t.raw();
-      assertEquals(slow.status, 101);
-      await slow.sendText("slow");
+      await slow.send({ opcode: 1, payload: "slow" });
       await waitFor(() => t.relay.stats().sessions === 1);
       const [a] = await t.v1("a");
       const big = "x".repeat(60_000);
@@ -530,10 +550,10 @@ test("a stale close never unregisters a newer session; re-identify works at once
 
 test("abrupt TCP loss forgets the session", async () => {
   await withRelay({}, async (t) => {
-    const gone = await t.raw({ path: "/" });
-    await gone.sendText("gone");
+    const gone = await t.wire("/");
+    gone.sendText("gone");
     await waitFor(() => t.relay.stats().sessions === 1);
-    gone.close();
+    await gone.destroy();
     await waitFor(() => t.relay.stats().connections === 0, 2000, "loss detected");
     const [a] = await t.v1("a");
     a.send(message("gone", "x", { ref: "1" }));
@@ -544,13 +564,13 @@ test("abrupt TCP loss forgets the session", async () => {
 test("keepalive: a peer that never answers pings is closed and forgotten", async () => {
   await withRelay({ limits: { idleTimeoutMs: 400 } }, async (t) => {
     const mute = await t.raw();
-    await mute.sendText("mute");
+    await mute.send({ opcode: 1, payload: "mute" });
     await waitFor(() => t.relay.stats().sessions === 1);
     const [alive] = await t.v1("alive"); // answers pings: stays
     const ping = await mute.readFrame(2000);
     assertEquals(ping?.opcode, 9);
     // Deno's built-in keepalive sends 1001, which the relay records as 4006; tcp sends 4006.
-    assertEquals(await mute.readUntilClose(2000), transport === "deno" ? 1001 : 4006);
+    assertEquals((await mute.readClose(2000))?.code, transport === "deno" ? 1001 : 4006);
     await waitFor(() => t.relay.stats().sessions === 1, 2000, "mute forgotten");
     assertEquals(await metric(t.relay, 'layimws_closes_total{code="4006"}'), 1);
     await alive.expectSilence(600);
@@ -559,24 +579,20 @@ test("keepalive: a peer that never answers pings is closed and forgotten", async
 
 test("origin allow-list is checked before the upgrade", async () => {
   await withRelay({}, async (t) => {
-    const own = await t.raw({ headers: { Origin: t.relay.url } });
-    assertEquals(own.status, 101);
-    const local = await t.raw({ headers: { Origin: `http://localhost:${t.relay.port}` } });
-    assertEquals(local.status, 101);
-    const none = await t.raw();
-    assertEquals(none.status, 101);
-    const evil = await t.raw({ headers: { Origin: "https://evil.example" } });
-    assertEquals(evil.status, 403);
+    assertEquals(await t.upgradeStatus({ Origin: t.relay.url }), 101);
+    assertEquals(await t.upgradeStatus({ Origin: `http://localhost:${t.relay.port}` }), 101);
+    assertEquals(await t.upgradeStatus(), 101);
+    assertEquals(await t.upgradeStatus({ Origin: "https://evil.example" }), 403);
   });
   await withRelay({ allowNoOrigin: false, origins: ["https://chat.example"] }, async (t) => {
-    assertEquals((await t.raw()).status, 403);
+    assertEquals(await t.upgradeStatus(), 403);
     // A listed origin adds to the relay's own, which stays allowed.
-    assertEquals((await t.raw({ headers: { Origin: t.relay.url } })).status, 101);
-    assertEquals((await t.raw({ headers: { Origin: "https://chat.example" } })).status, 101);
-    assertEquals((await t.raw({ headers: { Origin: "https://evil.example" } })).status, 403);
+    assertEquals(await t.upgradeStatus({ Origin: t.relay.url }), 101);
+    assertEquals(await t.upgradeStatus({ Origin: "https://chat.example" }), 101);
+    assertEquals(await t.upgradeStatus({ Origin: "https://evil.example" }), 403);
   });
   await withRelay({ origins: ["*"] }, async (t) => {
-    assertEquals((await t.raw({ headers: { Origin: "https://any.example" } })).status, 101);
+    assertEquals(await t.upgradeStatus({ Origin: "https://any.example" }), 101);
   });
 });
 
@@ -678,10 +694,10 @@ test("metrics count traffic and return to zero after everyone leaves", async () 
     assertEquals(await metric(t.relay, "layimws_messages_delivered_total"), 1);
     assertEquals(await metric(t.relay, "layimws_messages_dropped_offline_total"), 1);
     assertEquals(await metric(t.relay, 'layimws_frames_refused_total{reason="invalid_json"}'), 1);
-    const gone = await t.raw();
-    await gone.sendText("c");
+    const gone = await t.wire();
+    gone.sendText("c");
     await waitFor(() => t.relay.stats().sessions === 4);
-    gone.close();
+    await gone.destroy();
     await Promise.all([a.close(), b.close(), l.close()]);
     await waitFor(async () => await metric(t.relay, "layimws_connections_open") === 0, 2000);
     assertEquals(await metric(t.relay, "layimws_sessions_open"), 0);

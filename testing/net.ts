@@ -1,7 +1,16 @@
 /**
- * Network helpers for tests: a WebSocket client that queues what it receives and waits for
- * it with timeouts, a raw TCP WebSocket client for what browsers cannot do (never read,
- * vanish without a close frame, send an Origin), and a free port.
+ * Network helpers for tests: a client on the standard `WebSocket` API that queues what it
+ * receives and waits for it with timeouts, and a free port.
+ *
+ * `TestClient` stays on the standard API on purpose. The page and browsers reach the relay
+ * through that API, and Deno's implementation of it is a second RFC 6455 client, independent of
+ * the runner's `WireClient` (`conformance/wire.ts`), so a framing bug shared by `WireClient` and
+ * the relay's transport cannot hide from the relay's tests. Its users need nothing the API
+ * lacks (send, next, expect a close or silence, close), and they include the fuzzer's canary
+ * and peer, which run for the whole of a long fuzz run: `WireClient` keeps every frame for its
+ * transcript, this client drops what a test has taken. For what the API cannot do (an Origin
+ * header, dropping TCP without a close frame, raw frames) tests use `WireClient`; for a socket
+ * that does nothing by itself (never reads, never answers a ping), `testing/raw_socket.ts`.
  *
  * @module
  */
@@ -131,190 +140,6 @@ export class TestClient {
   get done(): Promise<void> {
     return this.#done;
   }
-}
-
-/** One frame read by {@linkcode RawClient}. */
-export interface RawFrame {
-  opcode: number;
-  payload: Uint8Array;
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** A WebSocket client on a bare TCP connection, for behaviour no well-behaved client shows. */
-export class RawClient {
-  /** HTTP status of the handshake response. */
-  readonly status: number;
-  /** Header lines of the handshake response. */
-  readonly headers: Headers;
-  #conn: Deno.TcpConn;
-  #buffer: Uint8Array<ArrayBuffer>;
-  #open = true;
-
-  private constructor(
-    conn: Deno.TcpConn,
-    status: number,
-    headers: Headers,
-    rest: Uint8Array<ArrayBuffer>,
-  ) {
-    this.#conn = conn;
-    this.status = status;
-    this.headers = headers;
-    this.#buffer = rest;
-  }
-
-  /** Sends an upgrade request to `127.0.0.1:port` and reads the response head. */
-  static async connect(
-    port: number,
-    options: { path?: string; headers?: Record<string, string> } = {},
-  ): Promise<RawClient> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const lines = [
-      `GET ${options.path ?? "/ws"} HTTP/1.1`,
-      `Host: 127.0.0.1:${port}`,
-      "Upgrade: websocket",
-      "Connection: Upgrade",
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-      "Sec-WebSocket-Version: 13",
-      ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
-    ];
-    await conn.write(encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
-    let data: Uint8Array<ArrayBuffer> = new Uint8Array(0);
-    let end = -1;
-    while (end < 0) {
-      const chunk = new Uint8Array(4096);
-      const n = await conn.read(chunk);
-      if (n === null) {
-        conn.close();
-        throw new Error("connection closed during the handshake");
-      }
-      data = concat(data, chunk.subarray(0, n));
-      end = decoder.decode(data).indexOf("\r\n\r\n");
-    }
-    const headEnd = indexOfCrlfCrlf(data);
-    const head = decoder.decode(data.subarray(0, headEnd)).split("\r\n");
-    const status = Number(head[0].split(" ")[1]);
-    const headers = new Headers();
-    for (const line of head.slice(1)) {
-      const i = line.indexOf(":");
-      headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
-    }
-    return new RawClient(conn, status, headers, data.subarray(headEnd + 4));
-  }
-
-  /** Sends one masked frame; `fin: false` starts or continues a fragmented message. */
-  async sendFrame(
-    opcode: number,
-    payload: Uint8Array,
-    { fin = true, rsv = 0 }: { fin?: boolean; rsv?: number } = {},
-  ): Promise<void> {
-    const len = payload.length;
-    const first = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 15);
-    const head = len < 126
-      ? [first, 0x80 | len]
-      : len < 65536
-      ? [first, 0x80 | 126, len >> 8, len & 255]
-      : [
-        first,
-        0x80 | 127,
-        0,
-        0,
-        0,
-        0,
-        len >>> 24,
-        (len >> 16) & 255,
-        (len >> 8) & 255,
-        len & 255,
-      ];
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const masked = payload.map((b, i) => b ^ mask[i & 3]);
-    await writeAll(this.#conn, concat(new Uint8Array(head), mask, masked));
-  }
-
-  /** Sends a text frame. */
-  sendText(text: string): Promise<void> {
-    return this.sendFrame(1, encoder.encode(text));
-  }
-
-  /** Reads the next frame, or null at the end of the stream; throws after `timeoutMs`. */
-  async readFrame(timeoutMs = 1000): Promise<RawFrame | null> {
-    const frame = this.#readFrame();
-    try {
-      if (!await settles(frame, timeoutMs)) throw new Error(`no frame within ${timeoutMs} ms`);
-      return await frame;
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
-  /** Reads frames until a close frame; returns its code, or null when the stream ends first. */
-  async readUntilClose(timeoutMs = 1000): Promise<number | null> {
-    for (;;) {
-      const frame = await this.readFrame(timeoutMs);
-      if (frame === null) return null;
-      if (frame.opcode === 8) return (frame.payload[0] << 8) | frame.payload[1];
-    }
-  }
-
-  async #fill(n: number): Promise<boolean> {
-    while (this.#buffer.length < n) {
-      const chunk = new Uint8Array(65536);
-      const read = await this.#conn.read(chunk);
-      if (read === null) return false;
-      this.#buffer = concat(this.#buffer, chunk.subarray(0, read));
-    }
-    return true;
-  }
-
-  async #readFrame(): Promise<RawFrame | null> {
-    if (!await this.#fill(2)) return null;
-    const opcode = this.#buffer[0] & 15;
-    let len = this.#buffer[1] & 127;
-    let offset = 2;
-    if (len === 126) {
-      if (!await this.#fill(4)) return null;
-      len = (this.#buffer[2] << 8) | this.#buffer[3];
-      offset = 4;
-    } else if (len === 127) {
-      if (!await this.#fill(10)) return null;
-      len = new DataView(this.#buffer.buffer, this.#buffer.byteOffset + 2, 8).getUint32(4);
-      offset = 10;
-    }
-    if (!await this.#fill(offset + len)) return null;
-    const payload = this.#buffer.slice(offset, offset + len);
-    this.#buffer = this.#buffer.slice(offset + len);
-    return { opcode, payload };
-  }
-
-  /** Drops the TCP connection without a close frame (idempotent). */
-  close(): void {
-    if (!this.#open) return;
-    this.#open = false;
-    this.#conn.close();
-  }
-}
-
-function indexOfCrlfCrlf(data: Uint8Array): number {
-  for (let i = 0; i + 3 < data.length; i++) {
-    if (data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13 && data[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

@@ -12,19 +12,9 @@ import { BOTH, group } from "../case.ts";
 import type { CaseContext } from "../context.ts";
 import type { Peer } from "../peer.ts";
 import { brief, check, delivered, fail } from "../verify.ts";
-import { encodeFrame, HandshakeError, Opcode, type RawFrame } from "../wire.ts";
+import { closeBody, concat, encodeFrame, HandshakeError, Opcode, type RawFrame } from "../wire.ts";
 
 const encoder = new TextEncoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
@@ -36,11 +26,6 @@ function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
     if (same(bytes.subarray(i, i + needle.byteLength), needle)) return i;
   }
   throw new Error("needle not found");
-}
-
-/** A close frame's body: the code and the reason's bytes. */
-function closeBody(code: number, reason: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return concat(new Uint8Array([code >> 8, code & 0xff]), reason);
 }
 
 /** Identifies the offender O and B (on node "b"), to whom O's bad frames carry messages. */
@@ -494,7 +479,11 @@ export const transport = group(
         const bytes = messageBytes(o, b, c);
         const at = indexOf(bytes, encoder.encode(c)) + c.length;
         // 0xC0 0xAF: an overlong "/", never valid UTF-8.
-        const bad = concat(bytes.subarray(0, at), new Uint8Array([0xc0, 0xaf]), bytes.subarray(at));
+        const bad = concat([
+          bytes.subarray(0, at),
+          new Uint8Array([0xc0, 0xaf]),
+          bytes.subarray(at),
+        ]);
         o.wire.sendFrame({ opcode: Opcode.text, payload: bad });
         await expectFailed(ctx, o, "WS-11", 1007, "a text frame with 0xC0 0xAF", receivedBy(b, c));
       },
@@ -514,7 +503,7 @@ export const transport = group(
         o.wire.sendFrame({
           opcode: Opcode.text,
           fin: false,
-          payload: concat(bytes.subarray(0, at), new Uint8Array([0xf0, 0x9f])),
+          payload: concat([bytes.subarray(0, at), new Uint8Array([0xf0, 0x9f])]),
         });
         o.wire.sendFrame({ opcode: Opcode.continuation, payload: bytes.subarray(at) });
         await expectFailed(
@@ -551,7 +540,7 @@ export const transport = group(
       async run(ctx) {
         const o = await ctx.connect(ctx.user());
         o.closeExpected = true;
-        o.wire.sendFrame({ opcode: Opcode.close, payload: closeBody(1000, encoder.encode("bye")) });
+        o.wire.sendFrame({ opcode: Opcode.close, payload: closeBody(1000, "bye") });
         const end = await o.wire.waitClose(ctx.timeoutMs);
         check(
           end?.by === "server",

@@ -9,7 +9,7 @@ import {
   unmask,
   writeHeader,
 } from "./frame.ts";
-import { encodeFrame } from "./testing.ts";
+import { encodeFrame } from "../../conformance/wire.ts";
 import { decodeUtf8 } from "./utf8.ts";
 
 function header(bytes: Uint8Array) {
@@ -44,7 +44,7 @@ Deno.test("headerError: what RFC 6455 §5 makes a protocol error (1002)", () => 
   const error = (spec: Parameters<typeof encodeFrame>[0], inMessage = false) =>
     headerError(header(encodeFrame(spec))!, inMessage);
   assertEquals(error({ opcode: 1, payload: "hi" }), 0);
-  assertEquals(error({ opcode: 1, payload: "hi", mask: null }), 1002, "unmasked");
+  assertEquals(error({ opcode: 1, payload: "hi", masked: false }), 1002, "unmasked");
   for (const rsv of [1, 2, 4]) assertEquals(error({ opcode: 1, rsv }), 1002, `rsv ${rsv}`);
   for (const opcode of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
     assertEquals(error({ opcode }), 1002, `opcode ${opcode}`);

@@ -6,7 +6,8 @@
 import { assert, assertEquals } from "@std/assert";
 import { type Handler, serve, type ServeOptions, type Server } from "./server.ts";
 import type { WebSocketConnection } from "./connection.ts";
-import { closeBody, RawSocket, upgradeHeaders } from "./testing.ts";
+import { closeBody, concat, encodeFrame } from "../../conformance/wire.ts";
+import { RawSocket, upgradeHeaders } from "../../testing/raw_socket.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -224,14 +225,9 @@ Deno.test("an invalid upgrade is answered 400, another version 426 with Sec-WebS
 Deno.test("frames sent right behind the upgrade request are read after the 101", async () => {
   await using s = echoServer();
   const socket = await RawSocket.connect(s.port);
-  const { encodeFrame } = await import("./testing.ts");
   const head = Object.entries(upgradeHeaders(s.port)).map(([k, v]) => `${k}: ${v}`).join("\r\n");
   const request = encoder.encode(`GET / HTTP/1.1\r\n${head}\r\n\r\n`);
-  const frame = encodeFrame({ opcode: 1, payload: "early" });
-  const both = new Uint8Array(request.length + frame.length);
-  both.set(request);
-  both.set(frame, request.length);
-  await socket.write(both);
+  await socket.write(concat([request, encodeFrame({ opcode: 1, payload: "early" })]));
   assertEquals((await socket.readHead()).status, 101);
   assertEquals(decoder.decode((await socket.readFrame())!.payload), "early");
   socket.close();
@@ -256,7 +252,7 @@ async function violation(
 }
 
 Deno.test("an unmasked client frame is a protocol error: close 1002, then the TCP end", () =>
-  violation([{ opcode: 1, payload: "hi", mask: null }], 1002));
+  violation([{ opcode: 1, payload: "hi", masked: false }], 1002));
 
 Deno.test("reserved bits without an extension: 1002", async () => {
   for (const rsv of [1, 2, 4]) await violation([{ opcode: 1, payload: "x", rsv }], 1002);
