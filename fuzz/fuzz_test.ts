@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { fuzz, runCase } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
-import { relayTarget, startTarget, tcpRelay } from "./target.ts";
+import { relayTarget, startTarget, type TargetCommand, tcpRelay } from "./target.ts";
 
 const FLAGS = [
   "--max-message-bytes",
@@ -17,10 +17,11 @@ const FLAGS = [
   "2000",
 ];
 
-Deno.test("fuzz: 10,000 random and mutated frames, no crash, no hang, the canary in order", async () => {
-  await using target = await startTarget(tcpRelay(FLAGS));
+/** 10,000 frames against `command`: no failure, the canary through, each close code seen. */
+async function fuzzTenThousand(command: TargetCommand, seed: number, codes: string[]) {
+  await using target = await startTarget(command);
   const result = await fuzz(target, {
-    seed: Number(Deno.env.get("FUZZ_SEED") ?? 20261201),
+    seed: Number(Deno.env.get("FUZZ_SEED") ?? seed),
     frames: 10_000,
     seconds: 60,
     concurrency: 32,
@@ -30,27 +31,21 @@ Deno.test("fuzz: 10,000 random and mutated frames, no crash, no hang, the canary
   assertEquals(result.failures, []);
   assert(result.frames >= 10_000);
   assert(result.canaryMessages > 0, "the canary exchanged messages");
+  for (const code of codes) assert(result.closes[code] > 0, code);
+}
+
+Deno.test("fuzz: 10,000 random and mutated frames, no crash, no hang, the canary in order", async () => {
   // Every kind of answer came up: protocol errors, invalid UTF-8, limits, and clean closes.
-  for (const code of ["1002", "1007", "1009", "1000"]) assert(result.closes[code] > 0, code);
+  await fuzzTenThousand(tcpRelay(FLAGS), 20261201, ["1002", "1007", "1009", "1000"]);
 });
 
 Deno.test("fuzz: 10,000 frames against the reference relay on tcp, the canary in order", async () => {
-  await using target = await startTarget(relayTarget("tcp"));
-  const result = await fuzz(target, {
-    seed: Number(Deno.env.get("FUZZ_SEED") ?? 20261202),
-    frames: 10_000,
-    seconds: 60,
-    concurrency: 32,
-    generators: GENERATORS,
-    endWithinMs: 10_000,
-  });
-  assertEquals(result.failures, []);
-  assert(result.frames >= 10_000);
-  assert(result.canaryMessages > 0, "the canary exchanged messages");
   // The transport's answers, and the relay's own: 1003 for binary, 4002 for a bad identify.
-  for (const code of ["1002", "1007", "1009", "1000", "1003", "3000-4999"]) {
-    assert(result.closes[code] > 0, code);
-  }
+  await fuzzTenThousand(
+    relayTarget("tcp"),
+    20261202,
+    ["1002", "1007", "1009", "1000", "1003", "3000-4999"],
+  );
 });
 
 Deno.test("fuzz: the saved cases (known-bad inputs, and any failing case found) end cleanly", async () => {
