@@ -1,7 +1,8 @@
 /**
  * The minimal Deno relay of `min_relay.ts` on the project's own transport (`reference/ws/`,
  * raw TCP from `Deno.listen`) instead of `Deno.serve` + `Deno.upgradeWebSocket`: the same
- * routing, no validation (a frame that is not JSON is ignored, as in the Node and Bun relays), the transport's default limits (flags change them). It measures what
+ * routing (`legacy_routing.mjs`), no validation, the transport's default limits (flags change
+ * them). It measures what
  * the transport costs before the relay's session runs on it, and it is the target of the
  * transport's attack tests and of the fuzzer.
  *
@@ -14,49 +15,15 @@
  */
 import { parseArgs } from "node:util";
 import { serve, type WebSocketConnection } from "../../reference/ws/mod.ts";
+import { legacyRouting } from "./legacy_routing.mjs";
 
-const sessions = new Map<string, Set<WebSocketConnection>>();
-let nextCid = 0;
+const routing = legacyRouting();
 
 function accept(socket: WebSocketConnection): void {
-  let id: string | undefined;
-  socket.onText = (text) => {
-    if (id === undefined) {
-      id = text;
-      let own = sessions.get(id);
-      if (own === undefined) sessions.set(id, own = new Set());
-      own.add(socket);
-      return;
-    }
-    let data;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      return;
-    }
-    const peers = sessions.get(String(data?.to?.id));
-    if (peers === undefined) return;
-    const mine = data.mine ?? {};
-    const out = JSON.stringify({
-      username: mine.username,
-      avatar: mine.avatar,
-      id,
-      type: "friend",
-      content: mine.content,
-      timestamp: Date.now(),
-      fromid: id,
-      cid: String(++nextCid),
-      mine: false,
-    });
-    for (const peer of peers) if (peer !== socket) peer.send(out);
-  };
+  const state: { id?: string } = {};
+  socket.onText = (text) => routing.text(socket, state, text);
   socket.onBinary = () => socket.close(1003, "binary");
-  socket.onClose = () => {
-    if (id === undefined) return;
-    const own = sessions.get(id);
-    own?.delete(socket);
-    if (own?.size === 0) sessions.delete(id);
-  };
+  socket.onClose = () => routing.leave(socket, state);
 }
 
 const { values } = parseArgs({
