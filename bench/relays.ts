@@ -110,48 +110,45 @@ function reference(name: RelayName, transport: string, label: string): RelaySpec
   };
 }
 
+/** A minimal Deno relay of `bench/peers/` (`file`), legacy only, with its permissions. */
+function minimal(name: RelayName, label: string, file: string, allow: string[]): RelaySpec {
+  return {
+    name,
+    label,
+    profiles: ["legacy"],
+    path: "/",
+    prepare() {
+      this.version = `deno ${Deno.version.deno}`;
+      return Promise.resolve(undefined);
+    },
+    command: (port, extra) => [Deno.execPath(), [
+      "run",
+      "--allow-net",
+      ...allow,
+      ...extra,
+      `${PEERS}${file}`,
+      "--port",
+      String(port),
+    ]],
+  };
+}
+
 /** The relay specs by name. */
 export const RELAYS: Record<RelayName, RelaySpec> = {
   ref: reference("ref", "deno", "Deno's WebSocket (Deno.serve + Deno.upgradeWebSocket)"),
   reftcp: reference("reftcp", "tcp", "its own transport (reference/ws on Deno.listen)"),
-  min: {
-    name: "min",
-    label: "minimal Deno relay (bench/peers/min_relay.ts; no validation: the ceiling)",
-    profiles: ["legacy"],
-    path: "/",
-    prepare() {
-      this.version = `deno ${Deno.version.deno}`;
-      return Promise.resolve(undefined);
-    },
-    command: (port, extra) => [Deno.execPath(), [
-      "run",
-      "--allow-net",
-      ...extra,
-      `${PEERS}min_relay.ts`,
-      "--port",
-      String(port),
-    ]],
-  },
-  tcp: {
-    name: "tcp",
-    label:
-      "minimal relay on reference/ws (bench/peers/tcp_min_relay.ts; Deno.listen, no validation)",
-    profiles: ["legacy"],
-    path: "/",
-    prepare() {
-      this.version = `deno ${Deno.version.deno}`;
-      return Promise.resolve(undefined);
-    },
-    command: (port, extra) => [Deno.execPath(), [
-      "run",
-      "--allow-net",
-      "--allow-read=/dev/null",
-      ...extra,
-      `${PEERS}tcp_min_relay.ts`,
-      "--port",
-      String(port),
-    ]],
-  },
+  min: minimal(
+    "min",
+    "minimal Deno relay (bench/peers/min_relay.ts; no validation: the ceiling)",
+    "min_relay.ts",
+    [],
+  ),
+  tcp: minimal(
+    "tcp",
+    "minimal relay on reference/ws (bench/peers/tcp_min_relay.ts; Deno.listen, no validation)",
+    "tcp_min_relay.ts",
+    ["--allow-read=/dev/null"],
+  ),
   node: {
     name: "node",
     label: "Node ws relay (bench/peers/node_ws_relay.mjs, ws@8.23.0)",

@@ -6,16 +6,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { fuzz, runCase } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
-import { relayTarget, startTarget, type TargetCommand, tcpRelay } from "./target.ts";
-
-const FLAGS = [
-  "--max-message-bytes",
-  "65536",
-  "--close-timeout-ms",
-  "1000",
-  "--header-timeout-ms",
-  "2000",
-];
+import { FUZZ_RELAY, relayTarget, startTarget, type TargetCommand } from "./target.ts";
 
 /** 10,000 frames against `command`: no failure, the canary through, each close code seen. */
 async function fuzzTenThousand(command: TargetCommand, seed: number, codes: string[]) {
@@ -36,7 +27,7 @@ async function fuzzTenThousand(command: TargetCommand, seed: number, codes: stri
 
 Deno.test("fuzz: 10,000 random and mutated frames, no crash, no hang, the canary in order", async () => {
   // Every kind of answer came up: protocol errors, invalid UTF-8, limits, and clean closes.
-  await fuzzTenThousand(tcpRelay(FLAGS), 20261201, ["1002", "1007", "1009", "1000"]);
+  await fuzzTenThousand(FUZZ_RELAY, 20261201, ["1002", "1007", "1009", "1000"]);
 });
 
 Deno.test("fuzz: 10,000 frames against the reference relay on tcp, the canary in order", async () => {
@@ -52,7 +43,7 @@ Deno.test("fuzz: the saved cases (known-bad inputs, and any failing case found) 
   const cases: { name: string; chunks: string[]; raw: boolean; close?: string }[] = JSON.parse(
     await Deno.readTextFile(new URL("./regressions.json", import.meta.url)),
   );
-  await using target = await startTarget(tcpRelay(FLAGS));
+  await using target = await startTarget(FUZZ_RELAY);
   for (const saved of cases) {
     const chunks = saved.chunks.map((h) =>
       new Uint8Array(h.match(/../g)?.map((b) => parseInt(b, 16)) ?? [])

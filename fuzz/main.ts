@@ -26,7 +26,7 @@ import { COMMON_FLAGS, numberFlag, pickGenerators } from "./cli.ts";
 import { fuzz } from "./engine.ts";
 import { GENERATORS } from "./frames.ts";
 import { relayMain } from "./relay_main.ts";
-import { relayTarget, startTarget, type TargetCommand, tcpRelay } from "./target.ts";
+import { FUZZ_RELAY, relayTarget, startTarget, type TargetCommand } from "./target.ts";
 
 const USAGE = "usage: deno task fuzz [--frames N] [--seconds S] [--seed N] [--case I] " +
   `[--concurrency N] [--generators ${Object.keys(GENERATORS).join(",")}] ` +
@@ -66,14 +66,7 @@ async function main(args: string[]): Promise<number> {
       const words = values.target!.replaceAll("{port}", String(port)).split(/\s+/);
       return [words[0], words.slice(1)];
     }
-    : tcpRelay([
-      "--max-message-bytes",
-      "65536",
-      "--close-timeout-ms",
-      "1000",
-      "--header-timeout-ms",
-      "2000",
-    ]);
+    : FUZZ_RELAY;
   const target = await startTarget(command, values.path);
   console.error(`fuzzing pid ${target.pid} on port ${target.port} with seed ${seed}`);
   try {

@@ -36,6 +36,19 @@ export function tcpRelay(flags: string[] = [], nofile?: number): TargetCommand {
     ], nofile);
 }
 
+/**
+ * `deno task fuzz`'s default target and the test suite's: the minimal relay on `reference/ws`
+ * with a 64 KiB message limit and short timeouts, so that cases end quickly.
+ */
+export const FUZZ_RELAY: TargetCommand = tcpRelay([
+  "--max-message-bytes",
+  "65536",
+  "--close-timeout-ms",
+  "1000",
+  "--header-timeout-ms",
+  "2000",
+]);
+
 /** The reference relay itself (`reference/main.ts`) on `transport`, with relay flags. */
 export function relayTarget(
   transport: "tcp" | "deno",
